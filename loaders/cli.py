@@ -1,0 +1,78 @@
+"""`tongbi`: extract statistics from bulletins and build the warehouse."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _progress(enabled: bool):
+    def show(i: int, n: int, path: Path) -> None:
+        if enabled:
+            print(f"\r  extracting {i}/{n} {path.name[:40]:<40}", end="" if i < n else "\n",
+                  file=sys.stderr, flush=True)
+    return show
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from .corpus import extract_corpus
+    from .seeds import raw_metrics_frame, write_csv
+    from .vocabulary import load_vocabulary
+
+    result = extract_corpus(args.paths, load_vocabulary(), args.year, _progress(sys.stderr.isatty()))
+    write_csv(raw_metrics_frame(m.as_row() for m in result.mentions), args.out)
+    for r in result.rejected:
+        where = f"{r['path']}:{r['line']}" if r["line"] else r["path"]
+        print(f"rejected {where}: {r['reason']}", file=sys.stderr)
+    print(f"{len(result.mentions)} statistics from {len(result.documents)} documents → {args.out}"
+          + (f" ({len(result.rejected)} rejected)" if result.rejected else ""))
+    return 0 if result.documents or not result.rejected else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .pipeline import RunOptions, run
+
+    return run(RunOptions(paths=args.paths, warehouse=args.warehouse, year=args.year,
+                          progress=not args.quiet))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tongbi", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"tongbi {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("extract", help="documents → raw_metrics CSV; nothing else is touched")
+    p.add_argument("paths", nargs="+", type=Path, help="files, or folders of .md/.txt bulletins")
+    p.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    p.add_argument("--year", type=int, help="reference year for documents that give none")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("run", help="extract → seeds → dbt build → expectations → publish")
+    p.add_argument("paths", nargs="*", type=Path, help="bulletins (default: the bundled samples)")
+    p.add_argument("--warehouse", type=Path, default=Path("warehouse.duckdb"))
+    p.add_argument("--year", type=int, help="reference year for documents that give none")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("tongbi: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the one-line reason; details are in the logs
+        from .errors import TongbiError
+
+        if isinstance(exc, TongbiError):
+            print(f"tongbi: {exc}", file=sys.stderr)
+            return exc.exit_code
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Extraction over many documents: each file is read and extracted on its own, so a bad file is
+reported (with its path and line) and the others still load."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .documents import Document, DocumentError, ScriptConverter, iter_document_paths, load_document
+from .extraction import Extractor, Mention
+from .vocabulary import Vocabulary
+
+
+@dataclass
+class CorpusResult:
+    mentions: list[Mention] = field(default_factory=list)
+    documents: list[dict[str, object]] = field(default_factory=list)
+    rejected: list[dict[str, object]] = field(default_factory=list)
+
+
+def document_row(doc: Document, n_mentions: int) -> dict[str, object]:
+    return {
+        "doc_id": doc.doc_id, "path": doc.path, "title": doc.title, "source_url": doc.source_url,
+        "published": doc.published, "reference_year": doc.reference_year,
+        "reference_year_source": doc.reference_source, "encoding": doc.encoding,
+        "is_traditional": doc.is_traditional, "n_chars": len(doc.text), "sha256": doc.sha256,
+        "n_mentions": n_mentions,
+    }
+
+
+def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None = None,
+                   progress: Callable[[int, int, Path], None] | None = None) -> CorpusResult:
+    files = iter_document_paths(paths)
+    converter = ScriptConverter()
+    extractor = Extractor(vocab)
+    result = CorpusResult()
+    seen: dict[str, str] = {}
+    for i, path in enumerate(files, 1):
+        if progress:
+            progress(i, len(files), path)
+        try:
+            if not path.exists():
+                raise DocumentError(path, "no such file")
+            doc = load_document(path, converter, default_year)
+            if doc.doc_id in seen:
+                raise DocumentError(path, f"document id {doc.doc_id!r} already used by {seen[doc.doc_id]}")
+        except DocumentError as exc:
+            result.rejected.append({"path": exc.path, "line": exc.line, "reason": exc.reason})
+            continue
+        seen[doc.doc_id] = doc.path
+        mentions = extractor.extract(doc)
+        result.mentions.extend(mentions)
+        result.documents.append(document_row(doc, len(mentions)))
+    return result

@@ -1,0 +1,267 @@
+"""Reading bulletins: bytes → decoded text, front matter, reference date, and a matching view.
+
+The extractor never works on the raw text directly: it works on `Document.match_text`, a
+normalised copy (simplified script, half-width digits, words rejoined across line breaks) in
+which every character maps back to one position of the original text through `Document.origin`.
+Offsets written to raw_metrics are always offsets into `Document.text`, the file's decoded text
+with newlines translated the way Python's text mode reads it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+MAX_BYTES = 20 * 1024 * 1024
+DOC_SUFFIXES = (".md", ".txt")
+
+# A line break inside a sentence is page layout, not language: the seed breaks 煤炭清洁高\n\n效利用.
+SENTENCE_END = set("。！？!?；;")
+_FULL_TO_HALF = {chr(0xFF10 + i): str(i) for i in range(10)}
+_FULL_TO_HALF.update({"．": ".", "％": "%", "－": "-", "～": "~", "：": ":", "＋": "+", "／": "/",
+                      "（": "(", "）": ")", "﹔": "；", "　": " "})
+_FULL_TO_HALF.update({chr(0xFF21 + i): chr(0x41 + i) for i in range(26)})
+_FULL_TO_HALF.update({chr(0xFF41 + i): chr(0x61 + i) for i in range(26)})
+
+
+class DocumentError(Exception):
+    """A document that cannot be read; carries the file and, where known, the line."""
+
+    def __init__(self, path: Path | str, reason: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.line = line
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    path: str
+    text: str                      # decoded file text (what offsets refer to)
+    match_text: str                # normalised view used for matching
+    origin: tuple[int, ...]        # origin[i] = index in text of match_text[i]
+    body_start: int                # first character after the front matter, in match_text
+    front_matter: dict[str, object] = field(default_factory=dict)
+    title: str = ""
+    source_url: str = ""
+    published: dt.date | None = None
+    reference_year: int | None = None
+    reference_month: int | None = None
+    reference_source: str = ""
+    encoding: str = "utf-8"
+    is_traditional: bool = False
+    sha256: str = ""
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Offsets in `text` of the match_text slice [start, end)."""
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+def iter_document_paths(paths: list[Path]) -> list[Path]:
+    """Files named directly, and .md/.txt files under folders, in a stable order."""
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in DOC_SUFFIXES
+                                and q.name.lower() != "readme.md"))
+        else:
+            found.append(p)
+    seen: set[Path] = set()
+    unique = []
+    for p in found:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def decode_bytes(data: bytes, path: Path | str) -> tuple[str, str]:
+    """Decode UTF-8 (with or without BOM) or GB18030; refuse binary and empty files."""
+    if not data.strip():
+        raise DocumentError(path, "empty file")
+    if len(data) > MAX_BYTES:
+        raise DocumentError(path, f"file too large ({len(data)} bytes > {MAX_BYTES})")
+    if b"\x00" in data[:8192]:
+        raise DocumentError(path, "binary file (NUL bytes), not a text bulletin")
+    try:
+        text = data.decode("utf-8")
+        encoding = "utf-8-sig" if text.startswith("\ufeff") else "utf-8"
+    except UnicodeDecodeError as exc:
+        try:
+            text = data.decode("gb18030")
+            encoding = "gb18030"
+        except UnicodeDecodeError:
+            line = data[: exc.start].count(b"\n") + 1
+            raise DocumentError(path, "undecodable: neither UTF-8 nor GB18030/GBK", line) from None
+    # Offsets follow Python's text mode, which is how every consumer reads the file back.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\t")
+    if controls > max(8, len(text) // 100):
+        raise DocumentError(path, "binary content (control characters), not a text bulletin")
+    return text, encoding
+
+
+def split_front_matter(text: str, path: Path | str) -> tuple[dict[str, object], int]:
+    """Parse optional YAML front matter; returns it and the offset where the body starts."""
+    start = 1 if text.startswith("\ufeff") else 0
+    if not text.startswith("---\n", start):
+        return {}, 0
+    close = re.compile(r"^---[ \t]*$", re.M).search(text, start + 4)
+    if close is None:
+        raise DocumentError(path, "front matter opened with --- is never closed", 1)
+    block = text[start + 4: close.start()]
+    try:
+        meta = yaml.safe_load(block) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        raise DocumentError(path, f"broken front matter: {getattr(exc, 'problem', exc)}", line) from None
+    if not isinstance(meta, dict):
+        raise DocumentError(path, "front matter is not a mapping of keys to values", 2)
+    end = close.end() + 1 if close.end() < len(text) else close.end()
+    return meta, end
+
+
+def _to_date(value: object) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and value.strip():
+        m = re.match(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})", value.strip())
+        if m:
+            try:
+                return dt.date(int(m[1]), int(m[2]), int(m[3]))
+            except ValueError:
+                return None
+    return None
+
+
+def normalise_term(term: str) -> str:
+    """A vocabulary term in the form it takes in the matching view (half-width digits, brackets)."""
+    return "".join(_FULL_TO_HALF.get(ch, ch) for ch in term)
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+
+
+class ScriptConverter:
+    """Traditional → simplified conversion that keeps one character per character."""
+
+    def __init__(self) -> None:
+        import opencc
+
+        self._cc = opencc.OpenCC("t2s")
+
+    def convert(self, text: str) -> str:
+        out = self._cc.convert(text)
+        if len(out) == len(text):
+            return out
+        # Phrase rules changed a length somewhere: fall back to character by character.
+        return "".join(c if len(c) == 1 else ch for ch, c in ((ch, self._cc.convert(ch)) for ch in text))
+
+
+def build_match_view(text: str, body_start: int, converter: ScriptConverter) -> tuple[str, tuple[int, ...], bool]:
+    """Normalise `text` for matching, keeping a map back to original offsets."""
+    simplified = converter.convert(text)
+    changed = sum(1 for a, b in zip(text, simplified) if a != b)
+    is_traditional = changed > max(3, len(text) // 200)
+    chars: list[str] = []
+    origin: list[int] = []
+    i, n = 0, len(simplified)
+    while i < n:
+        ch = simplified[i]
+        if ch in "\n" and i >= body_start:
+            # Rejoin a sentence broken across lines: drop the whole whitespace run when the text
+            # before it does not end a sentence and the text after it continues.
+            j = i
+            while j < n and simplified[j] in " \t\n\u3000\u00a0":
+                j += 1
+            prev = next((c for c in reversed(chars[-3:]) if c not in " \t"), "")
+            nxt = simplified[j] if j < n else ""
+            if prev and nxt and prev not in SENTENCE_END and (_is_cjk(prev) or prev.isdigit() or prev in "%）)”")\
+                    and (_is_cjk(nxt) or nxt.isdigit() or nxt in "（(“"):
+                i = j
+                continue
+            chars.append("\n")
+            origin.append(i)
+            i += 1
+            continue
+        chars.append(_FULL_TO_HALF.get(ch, ch))
+        origin.append(i)
+        i += 1
+    return "".join(chars), tuple(origin), is_traditional
+
+
+_YEAR_RE = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)\s*年")
+_MONTH_DAY_RE = re.compile(r"(?<!\d)(1[0-2]|[1-9])月(3[01]|[12]\d|[1-9])日")
+_FULL_DATE_RE = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)[-/.年](1[0-2]|0?[1-9])[-/.月](3[01]|[12]\d|0?[1-9])")
+
+
+def infer_reference_date(body: str) -> tuple[int | None, int | None]:
+    """The year and month a bulletin speaks from, when it has no publication date.
+
+    Bulletins state their own year rarely but mention the latest year they speak of; a day
+    written without a year (4月12日) is in that latest year.
+    """
+    full = [(int(m[1]), int(m[2])) for m in _FULL_DATE_RE.finditer(body)]
+    years = [int(m[1]) for m in _YEAR_RE.finditer(body)] + [y for y, _ in full]
+    if not years:
+        return None, None
+    year = max(years)
+    months = [m for y, m in full if y == year]
+    months += [int(m[1]) for m in _MONTH_DAY_RE.finditer(body)
+               if not body[max(0, m.start() - 5): m.start()].rstrip().endswith("年")]
+    return year, (max(months) if months else None)
+
+
+def load_document(path: Path, converter: ScriptConverter, default_year: int | None = None) -> Document:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(path, f"cannot read: {exc.strerror or exc}") from None
+    text, encoding = decode_bytes(data, path)
+    meta, body_start = split_front_matter(text, path)
+    match_text, origin, is_traditional = build_match_view(text, body_start, converter)
+    match_body_start = next((k for k, o in enumerate(origin) if o >= body_start), len(origin))
+    published = _to_date(meta.get("published"))
+    ref_year: int | None
+    ref_month: int | None
+    if published:
+        ref_year, ref_month, source = published.year, published.month, "front_matter"
+    else:
+        ref_year, ref_month = infer_reference_date(match_text[match_body_start:])
+        source = "text" if ref_year else ""
+        if ref_year is None and default_year is not None:
+            ref_year, source = default_year, "option"
+    doc_id = str(meta.get("id") or "").strip() or path.stem
+    if doc_id != path.stem:
+        # raw_metrics names a document by its file name, which is what the scorer and users see.
+        doc_id = path.stem
+    return Document(
+        doc_id=doc_id,
+        path=str(path),
+        text=text,
+        match_text=match_text,
+        origin=origin,
+        body_start=match_body_start,
+        front_matter=meta,
+        title=str(meta.get("title") or "").strip(),
+        source_url=str(meta.get("url") or "").strip(),
+        published=published,
+        reference_year=ref_year,
+        reference_month=ref_month,
+        reference_source=source,
+        encoding=encoding,
+        is_traditional=is_traditional,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )

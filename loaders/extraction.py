@@ -1,0 +1,451 @@
+"""From a document to statistic mentions: each quantity gets a measure, period, subject and metric.
+
+How a careful reader attributes a number, and so how this module does:
+- the measure comes from the words right before the number in its clause (同比增长, 占…的, 完成…的);
+- the subject (region, industry, breakdown) is the nearest one named before it in the sentence,
+  leaving out what a share is taken of (占全区总量的) and asides in brackets (含吐鲁番、哈密);
+  a sentence that names no region speaks of the paragraph's, else of the document's;
+- the period is the nearest period phrase in the sentence, else in the paragraph, else the last
+  flow period of the document; stocks with no period of their own are as of the publication date;
+- "分别" lists give one value to each listed subject, in order.
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass
+from typing import Iterable
+
+from .documents import Document, normalise_term
+from .numbers import Quantity, QuantityFinder
+from .vocabulary import Vocabulary
+
+CLAUSE_SEP = re.compile(r"[，,；;]|:(?!\d)|(?<!\d):")
+SENTENCE_SEP = "。！？!?\n"
+LIST_SEP = re.compile(r"^\s*(?:、|和|及|与|,|，)\s*$")
+FLOW_KINDS = ("ytd", "year", "quarter", "month")
+RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
+RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
+THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
+
+
+@dataclass
+class Mention:
+    doc_id: str
+    mention_seq: int
+    quote: str
+    char_start: int
+    char_end: int
+    measure: str
+    value: float
+    unit: str
+    value_raw: str
+    unit_raw: str
+    approx: str
+    period_year: int | None
+    period_end_month: int | None
+    period_kind: str
+    metric_code: str
+    metric_name: str
+    metric_raw: str
+    region_code: str
+    region_name: str
+    region_raw: str
+    industry_code: str
+    industry_name: str
+    industry_raw: str
+    breakdown: str
+    source_url: str
+    published: dt.date | None
+    rule: str
+
+    def as_row(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    start: int
+    end: int
+    code: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class Period:
+    year: int | None
+    end_month: int | None
+    kind: str
+    start: int = -1
+
+
+class TermMatcher:
+    """Leftmost-longest matching of a vocabulary's terms."""
+
+    def __init__(self, terms: dict[str, str]) -> None:
+        self.terms = {normalise_term(k): v for k, v in terms.items()}
+        alts = sorted(self.terms, key=len, reverse=True)
+        self.pattern = re.compile("|".join(re.escape(a) for a in alts)) if alts else None
+
+    def find(self, text: str, start: int, end: int) -> list[Hit]:
+        if self.pattern is None:
+            return []
+        return [Hit(m.start(), m.end(), self.terms[m.group()], m.group())
+                for m in self.pattern.finditer(text, start, end)]
+
+
+class Extractor:
+    def __init__(self, vocab: Vocabulary) -> None:
+        self.vocab = vocab
+        self.quantities = QuantityFinder(vocab)
+        self.regions = TermMatcher(vocab.region_aliases)
+        self.industries = TermMatcher(vocab.industry_aliases)
+        self.metrics = TermMatcher(vocab.metric_aliases)
+        self.breakdowns = TermMatcher({k: f"{a}={b}" for k, (a, b) in vocab.breakdown_terms.items()})
+        self.sentence_cues = [c for c in vocab.cues if c.measure == "target" and "计划" in c.pattern.pattern]
+        self.clause_cues = [c for c in vocab.cues if c not in self.sentence_cues]
+
+    # -- document level ---------------------------------------------------------------------
+    def extract(self, doc: Document) -> list[Mention]:
+        t = doc.match_text
+        body = doc.body_start
+        paragraphs = _spans(t, body, "\n")
+        sentences = _spans(t, body, SENTENCE_SEP)
+        sent_starts = [s for s, _ in sentences]
+        para_starts = [s for s, _ in paragraphs]
+        masked = self._mask(t)
+        region_hits = [h for h in self.regions.find(t, body, len(t)) if not masked[h.start]]
+        breakdown_hits = self.breakdowns.find(t, body, len(t))
+        region_hits = [h for h in region_hits if not any(b.start <= h.start < b.end for b in breakdown_hits)]
+        industry_hits = [h for h in self.industries.find(t, body, len(t)) if not masked[h.start]]
+        metric_hits = self.metrics.find(t, body, len(t))
+        period_hits = self._periods(t, body, doc)
+        default_region = region_hits[0].code if region_hits else ""
+
+        quantities = [q for q in self.quantities.find(t, body) if q.is_statistic]
+        mentions: list[Mention] = []
+        last_flow_period: Period | None = None
+        last_metric = ""
+        for (s_start, s_end) in sentences:
+            p_start = para_starts[bisect.bisect_right(para_starts, s_start) - 1]
+            qs = [q for q in quantities if s_start <= q.num_start < s_end]
+            prev: Mention | None = None
+            prev_q: Quantity | None = None
+            denominators = self._denominator_spans(t, s_start, s_end)
+            subj_regions = [h for h in region_hits if s_start <= h.start < s_end
+                            and not _inside(h.start, denominators)]
+            assigned = self._respectively(t, s_start, s_end, qs, subj_regions, industry_hits, breakdown_hits)
+            for q in qs:
+                clause_start = _clause_start(t, s_start, q.start)
+                local = t[clause_start:q.start]
+                measure, sign = self._measure(t, s_start, q, local, prev, prev_q)
+                if measure is None:
+                    continue
+                # subject: explicit in the sentence before the number, else carried
+                region = _last_before(subj_regions, q.start)
+                if region is None:
+                    region = _last_before([h for h in region_hits if p_start <= h.start < s_start
+                                           and not _inside(h.start, denominators)], s_start)
+                industry = _last_before([h for h in industry_hits if s_start <= h.start < q.start
+                                         and not _inside(h.start, denominators)], q.start)
+                breakdown = self._breakdown(breakdown_hits, clause_start, s_start, q.start, denominators)
+                metric = self._metric(t, metric_hits, s_start, p_start, q, denominators, measure)
+                override = assigned.get(id(q), {})
+                region = override.get("region", region)
+                industry = override.get("industry", industry)
+                if "breakdown" in override:
+                    breakdown = override["breakdown"]
+                metric_code = metric.code if metric else (prev.metric_code if prev else last_metric)
+                metric_raw = metric.raw if metric else ""
+                period = self._period(period_hits, s_start, p_start, q, doc, last_flow_period)
+                kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
+                if period is None or period.start < s_start and kind_of_metric == "stock":
+                    period = Period(doc.reference_year, doc.reference_month, "as_of")
+                if q.ordinal:
+                    period = Period(period.year, period.end_month if period.kind != "ytd" else doc.reference_month,
+                                    "since")
+                if measure == "target":
+                    period = Period(period.year if period.year else doc.reference_year, 12, "plan")
+                if period.kind in FLOW_KINDS and period.start >= p_start:
+                    last_flow_period = period
+                region_code = region.code if region else default_region
+                value = q.value * sign
+                m = Mention(
+                    doc_id=doc.doc_id, mention_seq=0, quote="", char_start=0, char_end=0,
+                    measure=measure, value=value, unit=q.unit if measure != "pp_change" else "pp",
+                    value_raw=q.value_raw, unit_raw=q.unit_raw, approx=q.approx,
+                    period_year=period.year, period_end_month=period.end_month, period_kind=period.kind,
+                    metric_code=metric_code, metric_name=self.vocab.metrics.get(metric_code, {}).get("name_zh", ""),
+                    metric_raw=metric_raw,
+                    region_code=region_code, region_name=self.vocab.region_name(region_code),
+                    region_raw=region.raw if region else "",
+                    industry_code=industry.code if industry else "",
+                    industry_name=self.vocab.industries.get(industry.code, "") if industry else "",
+                    industry_raw=industry.raw if industry else "",
+                    breakdown=breakdown, source_url=doc.source_url, published=doc.published,
+                    rule="respectively" if override else f"{measure}:{q.unit}",
+                )
+                quote_start = max(clause_start, q.start - 40)
+                while quote_start < q.start and t[quote_start] in " \n\t":
+                    quote_start += 1
+                m.char_start, m.char_end = doc.span(quote_start, q.end)
+                m.quote = doc.text[m.char_start:m.char_end]
+                mentions.append(m)
+                prev, prev_q = m, q
+                last_metric = metric_code or last_metric
+            mentions.extend(self._ratios(doc, s_start, s_end, industry_hits, default_region,
+                                         subj_regions, period_hits, p_start, last_flow_period))
+        mentions.sort(key=lambda m: (m.char_start, m.char_end, m.measure, m.value))
+        for i, m in enumerate(mentions, 1):
+            m.mention_seq = i
+        return mentions
+
+    # -- pieces -------------------------------------------------------------------------------
+    @staticmethod
+    def _mask(t: str) -> list[bool]:
+        """True inside brackets: asides such as (含吐鲁番、哈密) name no subject."""
+        masked = [False] * (len(t) + 1)
+        depth = 0
+        for i, ch in enumerate(t):
+            if ch in "(（":
+                depth += 1
+            elif ch in ")）" and depth:
+                depth -= 1
+            elif ch == "\n":
+                depth = 0
+            masked[i] = depth > 0
+        return masked
+
+    @staticmethod
+    def _denominator_spans(t: str, s_start: int, s_end: int) -> list[tuple[int, int]]:
+        """What a share is taken of: from 占 (or 比/较 of a comparison) to the number."""
+        spans = []
+        for m in re.finditer(r"占|(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))",
+                             t[s_start:s_end]):
+            a = s_start + m.start()
+            stop = re.search(r"[，,；;。]|\d", t[a:s_end])
+            spans.append((a, a + (stop.start() if stop else s_end - a)))
+        return spans
+
+    def _measure(self, t: str, s_start: int, q: Quantity, local: str, prev: Mention | None,
+                 prev_q: Quantity | None) -> tuple[str | None, int]:
+        kind = "times" if q.is_times else ("percent" if q.unit == "percent" else ("pp" if q.unit == "pp" else "amount"))
+        text = local.rstrip()
+        if prev is not None and prev_q is not None and LIST_SEP.match(t[prev_q.end:q.start]) \
+                and (prev_q.unit == q.unit or q.is_times or prev_q.is_times):
+            # the next item of a list (53.87%、48.72%) has the measure of the first
+            return prev.measure, 1 if prev.value >= 0 or prev.measure not in ("yoy_pct", "pp_change", "change") else -1
+        for cue in self.clause_cues:
+            if cue.applies_to in (kind, "any") and cue.pattern.search(text):
+                return cue.measure, cue.sign
+        if kind == "amount":
+            sentence_prefix = t[s_start:q.start]
+            if any(c.pattern.search(sentence_prefix) for c in self.sentence_cues):
+                return "target", 1
+            return "level", 1
+        if kind == "pp":
+            return "pp_change", 1
+        if kind == "percent":
+            return "level", 1
+        return None, 1
+
+    def _breakdown(self, hits: list[Hit], clause_start: int, s_start: int, q_start: int,
+                   denominators: list[tuple[int, int]]) -> str:
+        usable = [h for h in hits if s_start <= h.start < q_start and not _inside(h.start, denominators)]
+        local = [h for h in usable if h.start >= clause_start]
+        chosen = local or ([usable[-1]] if usable else [])
+        seen: list[str] = []
+        for h in chosen:
+            if h.code not in seen:
+                seen.append(h.code)
+        return ";".join(seen)
+
+    def _metric(self, t: str, hits: list[Hit], s_start: int, p_start: int, q: Quantity,
+                denominators: list[tuple[int, int]], measure: str) -> Hit | None:
+        before = [h for h in hits if s_start <= h.start and h.end <= q.start and not _inside(h.start, denominators)]
+        if measure in ("level", "target", "change"):
+            compatible = [h for h in before if self._unit_fits(h.code, q.unit)]
+            if compatible:
+                return compatible[-1]
+            clause_end = _clause_end(t, q.end)
+            after = [h for h in hits if q.end <= h.start < clause_end and self._unit_fits(h.code, q.unit)]
+            if after:
+                return after[0]
+            return None
+        if before:
+            return before[-1]
+        earlier = [h for h in hits if p_start <= h.start < s_start]
+        return earlier[-1] if earlier else None
+
+    def _unit_fits(self, metric_code: str, unit: str) -> bool:
+        want = self.vocab.metrics.get(metric_code, {}).get("unit", "")
+        money = {"CNY", "USD"}
+        return want == unit or (want in money and unit in money)
+
+    def _periods(self, t: str, body: int, doc: Document) -> list[tuple[int, int, Period, int]]:
+        found: list[tuple[int, int, Period, int]] = []
+        for phrase in self.vocab.periods:
+            for m in phrase.pattern.finditer(t, body):
+                groups = {k: v for k, v in m.groupdict().items() if v}
+                if phrase.end_month == "end":
+                    end = _month(groups.get("end") or groups.get("end2"))
+                elif phrase.end_month == "ref":
+                    end = doc.reference_month
+                else:
+                    end = int(phrase.end_month)
+                if phrase.year == "year":
+                    year = int(groups["year"])
+                elif phrase.year == "prev":
+                    year = doc.reference_year - 1 if doc.reference_year else None
+                elif phrase.end_month == "ref":
+                    year = doc.reference_year
+                else:
+                    year = _year_for(end, phrase.kind, doc)
+                found.append((m.start(), m.end(), Period(year, end, phrase.kind, m.start()), phrase.priority))
+        # where phrases overlap keep the higher priority (2023年1—8月 over 1—8月 over 2023年)
+        found.sort(key=lambda f: (f[0], -f[3]))
+        kept: list[tuple[int, int, Period, int]] = []
+        for f in sorted(found, key=lambda f: (-f[3], f[0])):
+            if not any(f[0] < k[1] and k[0] < f[1] for k in kept):
+                kept.append(f)
+        kept.sort(key=lambda f: f[0])
+        return kept
+
+    @staticmethod
+    def _period(hits: list[tuple[int, int, Period, int]], s_start: int, p_start: int, q: Quantity,
+                doc: Document, carried: Period | None) -> Period | None:
+        in_sentence = [h for h in hits if s_start <= h[0] and h[1] <= q.start]
+        if in_sentence:
+            return in_sentence[-1][2]
+        in_paragraph = [h for h in hits if p_start <= h[0] and h[1] <= s_start and h[2].kind in FLOW_KINDS]
+        if in_paragraph:
+            return in_paragraph[-1][2]
+        return carried
+
+    def _respectively(self, t: str, s_start: int, s_end: int, qs: list[Quantity], regions: list[Hit],
+                      industries: list[Hit], breakdowns: list[Hit]) -> dict[int, dict[str, object]]:
+        """分别: the n values after it go to the n subjects listed before it, in order."""
+        out: dict[int, dict[str, object]] = {}
+        for m in re.finditer("分别", t[s_start:s_end]):
+            at = s_start + m.start()
+            group: list[Quantity] = []
+            for q in qs:
+                if q.start < at:
+                    continue
+                if group and not LIST_SEP.match(t[group[-1].end:q.start]):
+                    break
+                if not group and _clause_start(t, s_start, q.start) > at:
+                    break
+                group.append(q)
+            if len(group) < 2:
+                continue
+            for key, hits in (("region", regions), ("industry", [h for h in industries if s_start <= h.start]),
+                              ("breakdown", [h for h in breakdowns if s_start <= h.start])):
+                run = _list_run([h for h in hits if h.end <= at], t, at)
+                if len(run) == len(group):
+                    for q, h in zip(group, run):
+                        out[id(q)] = {key: (h if key != "breakdown" else h.code)}
+                    break
+        return out
+
+    def _ratios(self, doc: Document, s_start: int, s_end: int, industry_hits: list[Hit], default_region: str,
+                regions: list[Hit], period_hits: list[tuple[int, int, Period, int]], p_start: int,
+                carried: Period | None) -> Iterable[Mention]:
+        """三次产业结构 3.34:64.56:32.1 → one `other` row per part."""
+        t = doc.match_text
+        for m in RATIO.finditer(t, s_start, s_end):
+            prefix = t[s_start:m.start()]
+            if not RATIO_CUE.search(prefix):
+                continue
+            parts = re.findall(r"\d+(?:\.\d+)?", m.group())
+            sectors = ["PRIMARY", "SECONDARY", "TERTIARY"] if len(parts) == 3 and THREE_SECTORS.search(prefix) else []
+            fake = _Pos(m.start())
+            period = self._period(period_hits, s_start, p_start, fake, doc, carried) or \
+                Period(doc.reference_year, doc.reference_month, "as_of")
+            region = _last_before(regions, m.start())
+            region_code = region.code if region else default_region
+            pos = m.start()
+            for i, part in enumerate(parts):
+                a = t.index(part, pos)
+                pos = a + len(part)
+                code = sectors[i] if sectors else ""
+                cs, ce = doc.span(a, pos)
+                yield Mention(doc.doc_id, 0, doc.text[cs:ce], cs, ce, "other", float(part), "percent", part, "",
+                              "", period.year, period.end_month, period.kind, "", "", "", region_code,
+                              self.vocab.region_name(region_code), region.raw if region else "", code,
+                              self.vocab.industries.get(code, ""), "", "", doc.source_url, doc.published, "ratio")
+
+
+@dataclass(frozen=True)
+class _Pos:
+    start: int
+
+
+def _spans(t: str, start: int, seps: str) -> list[tuple[int, int]]:
+    spans, a = [], start
+    for i in range(start, len(t)):
+        if t[i] in seps:
+            if i + 1 > a:
+                spans.append((a, i + 1))
+            a = i + 1
+    if a < len(t):
+        spans.append((a, len(t)))
+    return spans or [(start, len(t))]
+
+
+def _clause_start(t: str, s_start: int, pos: int) -> int:
+    last = s_start
+    for m in CLAUSE_SEP.finditer(t, s_start, pos):
+        last = m.end()
+    return last
+
+
+def _clause_end(t: str, pos: int) -> int:
+    m = re.compile(r"[，,；;。！？!?\n]").search(t, pos)
+    return m.start() if m else len(t)
+
+
+def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+    return any(a <= pos < b for a, b in spans)
+
+
+def _last_before(hits: list[Hit], pos: int) -> Hit | None:
+    before = [h for h in hits if h.end <= pos]
+    return before[-1] if before else None
+
+
+def _list_run(hits: list[Hit], t: str, at: int) -> list[Hit]:
+    """The run of names directly enumerated (A、B和C) that ends closest before `at`."""
+    if not hits:
+        return []
+    run = [hits[-1]]
+    for h in reversed(hits[:-1]):
+        if LIST_SEP.match(t[h.end:run[0].start]) or t[h.end:run[0].start] == "":
+            run.insert(0, h)
+        else:
+            break
+    return run
+
+
+_CN_MONTH = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
+             "十一": 11, "十二": 12}
+
+
+def _month(s: str | None) -> int | None:
+    if not s:
+        return None
+    return int(s) if s.isdigit() else _CN_MONTH.get(s)
+
+
+def _year_for(end_month: int | None, kind: str, doc: Document) -> int | None:
+    """A period named without its year is the latest one that had ended when the bulletin
+    appeared: 全年 in a January bulletin is last year."""
+    year = doc.reference_year
+    if year is None or end_month is None or doc.reference_month is None:
+        return year
+    if kind in FLOW_KINDS and end_month >= doc.reference_month and doc.reference_source == "front_matter":
+        return year - 1
+    if kind == "as_of" and end_month > doc.reference_month:
+        return year - 1
+    return year

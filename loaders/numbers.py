@@ -1,0 +1,147 @@
+"""Finding quantities in text: a number (Arabic or Chinese), its scale and unit, and qualifiers.
+
+The grammar is built from the unit and scale vocabularies: a quantity is
+    [approx-before] NUMBER [SCALE] [余|多] UNIT [余|多|左右]
+and 百分之N is a percent. Numbers without a unit (dates, years, codes) are not quantities.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import cn2an
+
+from .vocabulary import Vocabulary
+
+CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
+APPROX_BEFORE = ("超过", "接近", "将近", "约为", "大约", "近", "超", "约", "逾", "达近")
+APPROX_AFTER = ("余", "多", "左右", "以上")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    start: int            # span in match_text, qualifiers included
+    end: int
+    num_start: int        # span of the number itself
+    value: float          # normalised (scale and unit factor applied; 倍 → percent)
+    value_raw: str
+    unit: str             # normalised unit
+    unit_raw: str         # scale + unit as written (亿元, 万余名, %)
+    approx: str
+    is_times: bool        # 增长2.14倍
+    is_statistic: bool
+    ordinal: bool         # 第200例
+
+
+def parse_cn_number(s: str) -> float | None:
+    s = s.replace("两", "二").replace("〇", "零")
+    if s[0] in "百千万亿":
+        s = "一" + s  # 千万千瓦, 万亩: a bare place value counts one of it
+    whole, _, frac = s.partition("点")
+    digits = "零一二三四五六七八九"
+    try:
+        value = float(cn2an.cn2an(whole, "smart"))
+    except (ValueError, KeyError, TypeError):
+        return None
+    if frac:
+        if any(c not in digits for c in frac):
+            return None
+        value = float(f"{int(value)}.{''.join(str(digits.index(c)) for c in frac)}")
+    return value
+
+
+class QuantityFinder:
+    def __init__(self, vocab: Vocabulary) -> None:
+        self.vocab = vocab
+        units = sorted(vocab.units, key=len, reverse=True)
+        scales = sorted(vocab.scales, key=len, reverse=True)
+        unit_alt = "|".join(re.escape(u) for u in units)
+        scale_alt = "|".join(re.escape(s) for s in scales)
+        before = "|".join(APPROX_BEFORE)
+        self.non_stat_words = tuple(u for u, x in vocab.units.items() if not x.keep)
+        # Chinese numerals are only numbers when they carry a place value (两千, 五十) or stand
+        # before a scale: 一个/三地 in prose are words, not statistics.
+        self.pattern = re.compile(
+            rf"(?P<pbefore>{before})?百分之(?P<pct>[{CN_DIGITS}点]+|\d+(?:\.\d+)?)|"
+            rf"(?P<before>{before})?(?P<ord>第)?"
+            rf"(?:(?P<num>(?<![0-9.])\d+(?:\.\d+)?)|"
+            rf"(?P<cn>(?<![{CN_DIGITS}])[{CN_DIGITS}]+(?:点[{CN_DIGITS}]+)?))"
+            rf"\s*(?P<scale>{scale_alt})?(?P<mid>[余多])?\s*"
+            rf"(?P<unit>倍|{unit_alt})(?P<after>余|多|左右|以上)?"
+        )
+        self.range_pattern = re.compile(r"(?<![0-9.])(\d+(?:\.\d+)?)\s*(?:到|至|—|–|-|~)\s*$")
+
+    def find(self, text: str, start: int = 0, end: int | None = None) -> list[Quantity]:
+        end = len(text) if end is None else end
+        out: list[Quantity] = []
+        for m in self.pattern.finditer(text, start, end):
+            q = self._build(text, m)
+            if q is None:
+                continue
+            out.append(q)
+            rng = self._range_start(text, m, q)
+            if rng is not None:
+                out.insert(len(out) - 1, rng)
+        return out
+
+    def _build(self, text: str, m: re.Match[str]) -> Quantity | None:
+        unit_raw = m["unit"]
+        scale_raw = m["scale"] or ""
+        if m["pct"] is not None:
+            pct = m["pct"]
+            value = float(pct) if pct[0].isdigit() else parse_cn_number(pct)
+            if value is None:
+                return None
+            return Quantity(m.start(), m.end(), m.start("pct") - 3, value, pct, "percent", "百分之",
+                            m["pbefore"] or "", False, True, False)
+        if m["num"] is not None:
+            raw = m["num"]
+            if m.start("num") > 0 and text[m.start("num") - 1].isalnum() and not self._cjk(text[m.start("num") - 1]):
+                return None  # part of a code or identifier
+            number = float(raw)
+        else:
+            raw = m["cn"]
+            # a lone 十/千/万 glued to a unit word is usually a word (十大, 千瓦 handled by units)
+            if not any(c in raw for c in "十百千万亿点") or len(raw) == 1 and raw not in "万千百":
+                return None
+            number = parse_cn_number(raw)
+            if number is None:
+                return None
+        unit = self.vocab.units.get(unit_raw)
+        scale = self.vocab.scales.get(scale_raw, 1.0)
+        after_text = text[m.end(): m.end() + 6]
+        if unit is not None and unit.unit == "count" and any(
+                after_text.lstrip("多余").startswith(w) for w in self.non_stat_words):
+            return None  # 5个多小时: a duration, not a count
+        approx = (m["before"] or "") or (m["mid"] or "") or (m["after"] or "")
+        if m["after"] in ("以上",):
+            approx = "以上"
+        if unit_raw == "倍":
+            return Quantity(m.start(), m.end(), m.start("num") if m["num"] else m.start("cn"),
+                            round(number * scale * 100, 10), raw, "percent", scale_raw + "倍", approx,
+                            True, True, bool(m["ord"]))
+        assert unit is not None
+        value = number * scale * unit.factor
+        value = float(f"{value:.10g}")
+        num_start = m.start("num") if m["num"] is not None else m.start("cn")
+        return Quantity(m.start(), m.end(), num_start, value, raw, unit.unit,
+                        scale_raw + (m["mid"] or "") + unit_raw + (m["after"] or ""), approx,
+                        False, unit.keep, bool(m["ord"]))
+
+    def _range_start(self, text: str, m: re.Match[str], q: Quantity) -> Quantity | None:
+        """150到200毫升: the first number of a range takes the unit and scale of the second."""
+        head = text[max(0, m.start() - 16): m.start()]
+        r = self.range_pattern.search(head)
+        if r is None or not q.is_statistic or q.unit in ("percent",) and not m["num"]:
+            return None
+        first = float(r[1])
+        factor = q.value / float(m["num"]) if m["num"] and float(m["num"]) else None
+        if factor is None:
+            return None
+        base = max(0, m.start() - 16)
+        return Quantity(base + r.start(1), base + r.end(1), base + r.start(1), float(f"{first * factor:.10g}"),
+                        r[1], q.unit, q.unit_raw, q.approx, q.is_times, q.is_statistic, False)
+
+    @staticmethod
+    def _cjk(ch: str) -> bool:
+        return "\u4e00" <= ch <= "\u9fff"

@@ -1,0 +1,142 @@
+"""The vocabularies the extractor reads: regions, industries, metrics, units, breakdown terms
+(dbt seeds in `seeds/`) and the phrasing of periods and measures (`loaders/grammar/`).
+
+Adding a prefecture, an industry cluster or a unit means adding a CSV row, not code.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+GRAMMAR_DIR = Path(__file__).resolve().parent / "grammar"
+
+
+class VocabularyError(Exception):
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        self.path, self.line, self.reason = str(path), line, reason
+        super().__init__(f"{path}:{line}: {reason}")
+
+
+def read_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a vocabulary CSV with their line numbers; missing columns name the file."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise VocabularyError(path, 1, f"missing columns {missing}")
+        return [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader]
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    name: str
+    level: str
+    parent: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    raw: str
+    unit: str
+    factor: float
+    keep: bool
+
+
+@dataclass(frozen=True)
+class PeriodPhrase:
+    pattern: re.Pattern[str]
+    kind: str
+    end_month: str        # a number, or a group name of the pattern ("end"), or "ref" (publication month)
+    year: str             # "", "ref", "prev", or a group name ("year")
+    priority: int
+
+
+@dataclass(frozen=True)
+class MeasureCue:
+    pattern: re.Pattern[str]
+    measure: str
+    sign: int
+    applies_to: str       # percent | pp | times | amount | any
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    regions: dict[str, Region]
+    region_aliases: dict[str, str]
+    industries: dict[str, str]            # code -> name_zh
+    industry_aliases: dict[str, str]
+    metrics: dict[str, dict[str, str]]    # code -> row
+    metric_aliases: dict[str, str]
+    units: dict[str, Unit]
+    scales: dict[str, float]
+    breakdown_terms: dict[str, tuple[str, str]]
+    periods: tuple[PeriodPhrase, ...]
+    cues: tuple[MeasureCue, ...]
+
+    def region_name(self, code: str) -> str:
+        r = self.regions.get(code)
+        return r.name if r else ""
+
+    def region_parent(self, code: str) -> str:
+        r = self.regions.get(code)
+        return r.parent if r else ""
+
+
+def _compile(path: Path, line: int, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise VocabularyError(path, line, f"bad pattern {pattern!r}: {exc}") from None
+
+
+def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR) -> Vocabulary:
+    regions: dict[str, Region] = {}
+    p = seeds_dir / "regions.csv"
+    for _, r in read_rows(p, ("region_code", "name_zh", "level", "parent_code")):
+        regions[r["region_code"]] = Region(r["region_code"], r["name_zh"], r["level"], r["parent_code"])
+
+    def aliases(path: Path, key: str, known: set[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for line, r in read_rows(path, ("alias", key)):
+            if r[key] not in known:
+                raise VocabularyError(path, line, f"{key} {r[key]!r} is not defined")
+            out[r["alias"]] = r[key]
+        return out
+
+    region_aliases = aliases(seeds_dir / "region_aliases.csv", "region_code", set(regions))
+    industries = {r["industry_code"]: r["name_zh"]
+                  for _, r in read_rows(seeds_dir / "industries.csv", ("industry_code", "name_zh"))}
+    industry_aliases = aliases(seeds_dir / "industry_aliases.csv", "industry_code", set(industries))
+    metrics = {r["metric_code"]: r for _, r in read_rows(seeds_dir / "metrics.csv", ("metric_code", "name_zh", "unit"))}
+    metric_aliases = aliases(seeds_dir / "metric_aliases.csv", "metric_code", set(metrics))
+
+    units: dict[str, Unit] = {}
+    p = seeds_dir / "units.csv"
+    for line, r in read_rows(p, ("unit_raw", "unit", "factor", "is_statistic")):
+        try:
+            factor = float(r["factor"])
+        except ValueError:
+            raise VocabularyError(p, line, f"factor {r['factor']!r} is not a number") from None
+        units[r["unit_raw"]] = Unit(r["unit_raw"], r["unit"], factor, r["is_statistic"] != "false")
+    scales = {r["prefix"]: float(r["factor"])
+              for _, r in read_rows(seeds_dir / "unit_scales.csv", ("prefix", "factor"))}
+    breakdown_terms = {r["term"]: (r["breakdown_key"], r["breakdown_value"])
+                       for _, r in read_rows(seeds_dir / "breakdown_terms.csv",
+                                             ("term", "breakdown_key", "breakdown_value"))}
+
+    periods = []
+    p = grammar_dir / "period_phrases.csv"
+    for line, r in read_rows(p, ("pattern", "period_kind", "end_month", "year", "priority")):
+        periods.append(PeriodPhrase(_compile(p, line, r["pattern"]), r["period_kind"], r["end_month"],
+                                    r["year"], int(r["priority"] or 0)))
+    cues = []
+    p = grammar_dir / "measure_cues.csv"
+    for line, r in read_rows(p, ("pattern", "measure", "sign", "applies_to")):
+        cues.append(MeasureCue(_compile(p, line, r["pattern"]), r["measure"], int(r["sign"] or 1), r["applies_to"]))
+    return Vocabulary(regions, region_aliases, industries, industry_aliases, metrics, metric_aliases,
+                      units, scales, breakdown_terms, tuple(periods), tuple(cues))
