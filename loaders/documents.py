@@ -122,7 +122,9 @@ def split_front_matter(text: str, path: Path | str) -> tuple[dict[str, object], 
         meta = yaml.safe_load(block) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
+        # YAML notices an unclosed bracket only at the end of the block: point at its last line at most
+        last = max(0, block.rstrip("\n").count("\n"))
+        line = min(mark.line, last) + 2 if mark is not None else 1
         raise DocumentError(path, f"broken front matter: {getattr(exc, 'problem', exc)}", line) from None
     if not isinstance(meta, dict):
         raise DocumentError(path, "front matter is not a mapping of keys to values", 2)

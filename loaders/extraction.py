@@ -221,7 +221,7 @@ class Extractor:
     def _denominator_spans(t: str, s_start: int, s_end: int) -> list[tuple[int, int]]:
         """What a share is taken of: from 占 (or 比/较 of a comparison) to the number."""
         spans = []
-        for m in re.finditer(r"占|(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))",
+        for m in re.finditer(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆|全区|全国|全省)(?=首|第一|率先|最)|(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))",
                              t[s_start:s_end]):
             a = s_start + m.start()
             stop = re.search(r"[，,；;。]|\d", t[a:s_end])
@@ -240,6 +240,9 @@ class Extractor:
             if cue.applies_to in (kind, "any") and cue.pattern.search(text):
                 return cue.measure, cue.sign
         if kind == "amount":
+            after = t[q.end:q.end + 8]
+            if any(c.applies_to == "amount_after" and c.pattern.search(after) for c in self.clause_cues):
+                return "target", 1
             sentence_prefix = t[s_start:q.start]
             if any(c.pattern.search(sentence_prefix) for c in self.sentence_cues):
                 return "target", 1
@@ -327,7 +330,7 @@ class Extractor:
                       industries: list[Hit], breakdowns: list[Hit]) -> dict[int, dict[str, object]]:
         """分别: the n values after it go to the n subjects listed before it, in order."""
         out: dict[int, dict[str, object]] = {}
-        for m in re.finditer("分别", t[s_start:s_end]):
+        for m in re.finditer("分别|依次", t[s_start:s_end]):
             at = s_start + m.start()
             group: list[Quantity] = []
             for q in qs:

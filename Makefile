@@ -1,0 +1,40 @@
+# tongbi — `make run` builds the warehouse from the bundled bulletins, `make test` runs the tests.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+SHARED ?= ../shared
+
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export GX_ANALYTICS_ENABLED := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup run test score clean
+
+setup: $(VENV)/.installed
+
+# Reinstall whenever the dependency pins change.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: setup
+	$(BIN)/tongbi run
+
+test: setup
+	$(BIN)/python -m pytest
+
+# Extraction quality on the real bulletins in ../shared (issue: extraction that holds).
+score: setup
+	@mkdir -p runs
+	$(BIN)/tongbi extract $(SHARED)/corpus/seed --out runs/seed_raw_metrics.csv
+	python3 $(SHARED)/tools/score_extraction.py --gold $(SHARED)/gold/seed.csv \
+	    --pred runs/seed_raw_metrics.csv --docs $(SHARED)/corpus/seed
+	$(BIN)/tongbi extract $(SHARED)/corpus/dev --out runs/dev_raw_metrics.csv
+	python3 $(SHARED)/tools/score_extraction.py --gold $(SHARED)/gold/dev.csv \
+	    --pred runs/dev_raw_metrics.csv --docs $(SHARED)/corpus/dev
+
+clean:
+	rm -rf $(VENV) target logs runs warehouse*.duckdb* seeds/raw_metrics.csv seeds/documents.csv \
+	    seeds/rejected_documents.csv

@@ -1,0 +1,103 @@
+"""Reading bulletins: encodings, scripts, layout, front matter, and offsets that stay true."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loaders.corpus import extract_corpus
+from loaders.documents import DocumentError, load_document
+
+BODY = "一季度，全区引进区外到位资金１６１６．２７亿元，同比增长21.59％。"
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def values(doc, extractor) -> list[tuple[str, float]]:
+    return [(m.measure, m.value) for m in extractor.extract(doc)]
+
+
+def test_full_width_digits_are_read_and_quotes_keep_original_text(tmp_path, converter, extractor):
+    doc = load_document(write(tmp_path, "a.txt", BODY.encode()), converter, 2025)
+    ms = extractor.extract(doc)
+    assert [(m.measure, m.value) for m in ms] == [("level", 161627000000.0), ("yoy_pct", 21.59)]
+    for m in ms:
+        assert doc.text[m.char_start:m.char_end] == m.quote
+    assert "１６１６．２７亿元" in ms[0].quote
+
+
+def test_gb18030_and_bom_files_decode_to_the_same_statistics(tmp_path, converter, extractor):
+    gbk = load_document(write(tmp_path, "g.txt", BODY.encode("gb18030")), converter, 2025)
+    bom = load_document(write(tmp_path, "b.txt", b"\xef\xbb\xbf" + BODY.encode()), converter, 2025)
+    assert gbk.encoding == "gb18030" and bom.encoding == "utf-8-sig"
+    assert values(gbk, extractor) == values(bom, extractor) == [("level", 161627000000.0), ("yoy_pct", 21.59)]
+    m = extractor.extract(bom)[0]
+    assert bom.text[m.char_start:m.char_end] == m.quote
+
+
+def test_traditional_script_matches_vocabulary_but_quotes_stay_traditional(tmp_path, converter, extractor):
+    text = "2024年，新疆引進區外到位資金9355.26億元，較上年同期增長11%。北疆地區引進區外到位資金5538.63億元。"
+    doc = load_document(write(tmp_path, "t.md", text.encode()), converter, None)
+    ms = extractor.extract(doc)
+    assert doc.is_traditional
+    assert [(m.measure, m.value, m.region_name, m.period_year) for m in ms] == [
+        ("level", 935526000000.0, "新疆维吾尔自治区", 2024),
+        ("yoy_pct", 11.0, "新疆维吾尔自治区", 2024),
+        ("level", 553863000000.0, "北疆地区", 2024),
+    ]
+    assert "億元" in ms[0].quote and doc.text[ms[0].char_start:ms[0].char_end] == ms[0].quote
+
+
+def test_words_broken_across_lines_are_rejoined(tmp_path, converter, extractor):
+    text = "第二产业是招商引资\n\n重点，落实执行项目1153个，引进区外到位资金1228.29亿\n元，同比增长18.29%。"
+    doc = load_document(write(tmp_path, "w.txt", text.encode()), converter, 2025)
+    ms = extractor.extract(doc)
+    assert [(m.measure, m.value, m.industry_name) for m in ms] == [
+        ("level", 1153.0, "第二产业"), ("level", 122829000000.0, "第二产业"), ("yoy_pct", 18.29, "第二产业")]
+    assert ms[1].quote.endswith("1228.29亿\n元")
+
+
+def test_crlf_offsets_follow_text_mode(tmp_path, converter, extractor):
+    doc = load_document(write(tmp_path, "c.txt", ("标题\r\n\r\n" + BODY).encode()), converter, 2025)
+    m = extractor.extract(doc)[0]
+    with open(doc.path, encoding="utf-8") as f:
+        assert f.read()[m.char_start:m.char_end] == m.quote
+
+
+def test_reference_year_from_front_matter_then_text_then_option(tmp_path, converter):
+    fm = load_document(write(tmp_path, "f.md", f"---\nid: x\npublished: 2023-10-12\n---\n{BODY}".encode()), converter, 1999)
+    assert (fm.reference_year, fm.reference_month, fm.reference_source) == (2023, 10, "front_matter")
+    tx = load_document(write(tmp_path, "t.txt", f"2024年11月28日，工程合龙。2025年，计划完成。4月12日摄。{BODY}".encode()), converter, 1999)
+    assert (tx.reference_year, tx.reference_month, tx.reference_source) == (2025, 4, "text")
+    op = load_document(write(tmp_path, "o.txt", BODY.encode()), converter, 2021)
+    assert (op.reference_year, op.reference_source) == (2021, "option")
+
+
+@pytest.mark.parametrize("name,data,reason", [
+    ("empty.md", b"  \n", "empty file"),
+    ("binary.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR" * 10, "binary"),
+    ("bad.md", b"\xff\xfe\xfa\xfb" * 10 + "增长".encode(), "undecodable"),
+    ("fm.md", "---\nid: [unclosed\npublished: 2024-01-01\n---\n正文".encode(), "broken front matter"),
+    ("open.md", "---\nid: x\n正文".encode(), "never closed"),
+])
+def test_bad_files_are_rejected_with_their_name_and_reason(tmp_path, converter, name, data, reason):
+    p = write(tmp_path, name, data)
+    with pytest.raises(DocumentError) as err:
+        load_document(p, converter, 2025)
+    assert reason in str(err.value) and name in str(err.value)
+
+
+def test_one_bad_file_does_not_stop_the_others(tmp_path, vocab):
+    write(tmp_path, "good.md", BODY.encode())
+    write(tmp_path, "broken.md", "---\nid: [x\n---\n".encode())
+    write(tmp_path, "empty.txt", b"")
+    result = extract_corpus([tmp_path], vocab, 2025)
+    assert [d["doc_id"] for d in result.documents] == ["good"]
+    assert len(result.mentions) == 2
+    assert sorted(Path(str(r["path"])).name for r in result.rejected) == ["broken.md", "empty.txt"]
+    broken = next(r for r in result.rejected if str(r["path"]).endswith("broken.md"))
+    assert broken["line"] == 2

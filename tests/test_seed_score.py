@@ -1,0 +1,52 @@
+"""The seed bulletin, scored by the shared scorer against its gold labels."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from loaders.cli import main
+
+
+def score(shared: Path, gold: str, docs: str, pred: Path) -> dict[str, float]:
+    out = subprocess.run([sys.executable, str(shared / "tools" / "score_extraction.py"), "--gold",
+                          str(shared / "gold" / gold), "--pred", str(pred), "--docs", str(shared / docs),
+                          "--show-misses", "--show-false"], capture_output=True, text=True)
+    numbers = dict(re.findall(r"(\w+) (\d+\.\d+)", out.stdout))
+    bad = re.search(r"quotes not matching their offsets: (\d+)", out.stdout)
+    result = {k: float(v) for k, v in numbers.items()}
+    result["bad_quotes"] = float(bad[1]) if bad else -1
+    result["report"] = out.stdout  # type: ignore[assignment]
+    return result
+
+
+def test_seed_reaches_full_recall_with_precision(shared, tmp_path):
+    pred = tmp_path / "seed.csv"
+    assert main(["extract", str(shared / "corpus" / "seed"), "--out", str(pred)]) == 0
+    s = score(shared, "seed.csv", "corpus/seed", pred)
+    assert s["strict_recall"] == 1.0, s["report"]
+    assert s["full_recall"] == 1.0, s["report"]
+    assert s["precision"] >= 0.95, s["report"]
+    assert s["bad_quotes"] == 0, s["report"]
+
+
+def test_extract_output_is_byte_identical_on_rerun(shared, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["extract", str(shared / "corpus" / "seed"), "--out", str(a)]) == 0
+    assert main(["extract", str(shared / "corpus" / "seed"), "--out", str(b)]) == 0
+    assert a.read_bytes() == b.read_bytes()
+    header = a.read_text(encoding="utf-8").splitlines()[0].split(",")
+    for col in ("doc_id", "quote", "char_start", "char_end", "measure", "value", "unit", "value_raw", "unit_raw",
+                "period_year", "period_end_month", "period_kind", "metric_code", "metric_name", "region_code",
+                "region_name", "industry_code", "industry_name", "breakdown", "source_url"):
+        assert col in header
+
+
+def test_dev_corpus_quotes_all_match_their_offsets(shared, tmp_path):
+    pred = tmp_path / "dev.csv"
+    assert main(["extract", str(shared / "corpus" / "dev"), "--out", str(pred)]) == 0
+    s = score(shared, "dev.csv", "corpus/dev", pred)
+    assert s["bad_quotes"] == 0, s["report"]
+    # A floor that holds today; the extraction issue raises it to its targets.
+    assert s["precision"] >= 0.9 and s["recall"] >= 0.9, s["report"]
