@@ -127,6 +127,7 @@ class Extractor:
         mentions: list[Mention] = []
         last_flow_period: Period | None = None
         last_metric = ""
+        metric_by_unit: dict[str, str] = {}
         for (s_start, s_end) in sentences:
             p_start = para_starts[bisect.bisect_right(para_starts, s_start) - 1]
             qs = [q for q in quantities if s_start <= q.num_start < s_end]
@@ -156,7 +157,13 @@ class Extractor:
                 industry = override.get("industry", industry)
                 if "breakdown" in override:
                     breakdown = override["breakdown"]
-                metric_code = metric.code if metric else (prev.metric_code if prev else last_metric)
+                if metric:
+                    metric_code = metric.code
+                elif measure in ("level", "target", "change"):
+                    # 区外资金到位9355.26亿元 after 4391个项目: the last metric measured in this unit
+                    metric_code = metric_by_unit.get(_unit_family(q.unit), "")
+                else:
+                    metric_code = prev.metric_code if prev else last_metric
                 metric_raw = metric.raw if metric else ""
                 period = self._period(period_hits, s_start, p_start, q, doc, last_flow_period)
                 kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
@@ -194,6 +201,8 @@ class Extractor:
                 mentions.append(m)
                 prev, prev_q = m, q
                 last_metric = metric_code or last_metric
+                if metric_code and measure in ("level", "target", "change"):
+                    metric_by_unit[_unit_family(q.unit)] = metric_code
             mentions.extend(self._ratios(doc, s_start, s_end, industry_hits, default_region,
                                          subj_regions, period_hits, p_start, last_flow_period))
         mentions.sort(key=lambda m: (m.char_start, m.char_end, m.measure, m.value))
@@ -383,6 +392,10 @@ class Extractor:
 @dataclass(frozen=True)
 class _Pos:
     start: int
+
+
+def _unit_family(unit: str) -> str:
+    return "money" if unit in ("CNY", "USD") else unit
 
 
 def _spans(t: str, start: int, seps: str) -> list[tuple[int, int]]:
