@@ -65,13 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tongbi: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # the one-line reason; details are in the logs
+    except Exception as exc:  # the one-line reason; TONGBI_DEBUG=1 shows the traceback
+        import os
+
         from .errors import TongbiError
 
+        if os.environ.get("TONGBI_DEBUG"):
+            raise
         if isinstance(exc, TongbiError):
             print(f"tongbi: {exc}", file=sys.stderr)
             return exc.exit_code
-        raise
+        print(f"tongbi: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -25,14 +25,14 @@ DEFAULT_BULLETINS = PROJECT_ROOT / "data" / "bulletins"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 
 EXAMPLE_SQL = """\
-select region_name_zh, year, quarter,
-       round(ytd_value / 1e8, 2) as ytd_yi_yuan,
-       yoy_pct_reported, round(implied_prior_year_ytd_value / 1e8, 2) as implied_prior_yi_yuan,
-       yoy_pct_computed, share_pct_reported
-from fct_region_quarter
-where metric_code = 'external_funds'
-order by year desc, quarter desc, region_code
-limit 8"""
+-- the latest quarter of 引进区外到位资金, by region: level in 亿元, reported and computed YoY
+select f.region_name_zh, f.year, f.quarter, round(f.ytd_value / 1e8, 2) as ytd_yi_yuan,
+       f.yoy_pct_reported, round(f.implied_prior_year_ytd_value / 1e8, 2) as implied_prior_yi_yuan,
+       round(f.yoy_pct_computed, 2) as yoy_pct_computed, f.share_pct_reported
+from fct_region_quarter f
+where f.metric_code = 'external_funds'
+  and (f.year, f.quarter) = (select max((year, quarter)) from fct_region_quarter where metric_code = 'external_funds')
+order by f.ytd_value desc nulls last"""
 
 
 @dataclass

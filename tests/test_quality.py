@@ -10,12 +10,11 @@ import datetime as dt
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import polars as pl
 import pytest
 
 from loaders.quality import (
@@ -38,8 +37,8 @@ YI = 100_000_000  # 亿
 
 # ------------------------------------------------------------------------ a small warehouse
 
-_DUCK_TYPES = {pl.String: "VARCHAR", pl.Int64: "BIGINT", pl.Float64: "DOUBLE", pl.Date: "DATE"}
-RAW_COLUMNS: list[tuple[str, str]] = [(name, _DUCK_TYPES[dtype]) for name, dtype in RAW_METRICS_SCHEMA.items()]
+_DUCK_TYPES = {"String": "VARCHAR", "Int64": "BIGINT", "Float64": "DOUBLE", "Date": "DATE"}
+RAW_COLUMNS: list[tuple[str, str]] = [(name, _DUCK_TYPES[str(dtype)]) for name, dtype in RAW_METRICS_SCHEMA.items()]
 
 _FACT_HEAD = [("metric_code", "VARCHAR"), ("metric_name_zh", "VARCHAR"),
               ("region_code", "VARCHAR"), ("region_name_zh", "VARCHAR")]
@@ -182,9 +181,8 @@ def _create(con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple[str,
                     [[row.get(n) for n in names] for row in rows])
 
 
-def build_warehouse(path: Path, extra_region: list[dict[str, Any]] = (),  # type: ignore[assignment]
-                    extra_industry: list[dict[str, Any]] = (),  # type: ignore[assignment]
-                    statements: tuple[str, ...] = ()) -> Path:
+def build_warehouse(path: Path, extra_region: Sequence[dict[str, Any]] = (),
+                    extra_industry: Sequence[dict[str, Any]] = (), statements: Sequence[str] = ()) -> Path:
     """A warehouse with the four tables the gate reads: consistent in every rule unless the
     extra facts or the SQL statements break it."""
     region = _good_region_facts() + list(extra_region)
