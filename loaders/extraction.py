@@ -228,8 +228,11 @@ class Extractor:
 
     @staticmethod
     def _denominator_spans(t: str, s_start: int, s_end: int) -> list[tuple[int, int]]:
-        """What a share is taken of: from 占 (or 比/较 of a comparison) to the number."""
-        spans = []
+        """Places named without being the subject: what a share is taken of (from 占, or 比/较 of
+        a comparison, to the number), an event's venue (在乌鲁木齐举行) and a distance's
+        reference point (东距乌鲁木齐170公里)."""
+        spans = [(s_start + m.start(), s_start + m.end()) for m in re.finditer(
+            r"在[^，,；;。\d]{1,10}?(?:举行|召开|举办|开幕|闭幕)|[东西南北]?距(?:离)?[^，,；;。\d]{1,12}", t[s_start:s_end])]
         for m in re.finditer(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆|全区|全国|全省)(?=首|第一|率先|最)|(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))",
                              t[s_start:s_end]):
             a = s_start + m.start()
