@@ -245,12 +245,10 @@ def load_document(path: Path, converter: ScriptConverter, default_year: int | No
         source = "text" if ref_year else ""
         if ref_year is None and default_year is not None:
             ref_year, source = default_year, "option"
-    doc_id = str(meta.get("id") or "").strip() or path.stem
-    if doc_id != path.stem:
-        # raw_metrics names a document by its file name, which is what the scorer and users see.
-        doc_id = path.stem
     return Document(
-        doc_id=doc_id,
+        # raw_metrics names a document by its file name (what the scorer and users see),
+        # whatever its front matter `id` says
+        doc_id=path.stem,
         path=str(path),
         text=text,
         match_text=match_text,

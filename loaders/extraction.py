@@ -103,8 +103,7 @@ class Extractor:
         self.industries = TermMatcher(vocab.industry_aliases)
         self.metrics = TermMatcher(vocab.metric_aliases)
         self.breakdowns = TermMatcher({k: f"{a}={b}" for k, (a, b) in vocab.breakdown_terms.items()})
-        self.sentence_cues = [c for c in vocab.cues if c.measure == "target" and "计划" in c.pattern.pattern]
-        self.clause_cues = [c for c in vocab.cues if c not in self.sentence_cues]
+        self.cues = {scope: [c for c in vocab.cues if c.scope == scope] for scope in ("clause", "sentence", "after")}
 
     # -- document level ---------------------------------------------------------------------
     def extract(self, doc: Document) -> list[Mention]:
@@ -115,9 +114,11 @@ class Extractor:
         sent_starts = [s for s, _ in sentences]
         para_starts = [s for s, _ in paragraphs]
         masked = self._mask(t)
-        region_hits = [h for h in self.regions.find(t, body, len(t)) if not masked[h.start]]
         breakdown_hits = self.breakdowns.find(t, body, len(t))
-        region_hits = [h for h in region_hits if not any(b.start <= h.start < b.end for b in breakdown_hits)]
+        region_hits = [h for h in self.regions.find(t, body, len(t)) if not masked[h.start]]
+        for b in breakdown_hits:  # 乌鲁木齐片区 is a park of the free-trade zone, not 乌鲁木齐市
+            masked[b.start:b.end] = [True] * (b.end - b.start)
+        region_hits = [h for h in region_hits if not masked[h.start]]
         industry_hits = [h for h in self.industries.find(t, body, len(t)) if not masked[h.start]]
         metric_hits = self.metrics.find(t, body, len(t))
         period_hits = self._periods(t, body, doc)
@@ -128,15 +129,33 @@ class Extractor:
         last_flow_period: Period | None = None
         last_metric = ""
         metric_by_unit: dict[str, str] = {}
+        # Every rule looks at most from the paragraph start to the sentence end: cut each list
+        # to that window once per sentence instead of scanning the whole document.
+        index = {name: [h.start for h in hits] for name, hits in (
+            ("region", region_hits), ("industry", industry_hits), ("breakdown", breakdown_hits),
+            ("metric", metric_hits))}
+        period_starts = [p[0] for p in period_hits]
+        q_starts = [q.num_start for q in quantities]
+
+        def window(hits: list, starts: list[int], a: int, b: int) -> list:
+            return hits[bisect.bisect_left(starts, a):bisect.bisect_left(starts, b)]
+
         for (s_start, s_end) in sentences:
             p_start = para_starts[bisect.bisect_right(para_starts, s_start) - 1]
-            qs = [q for q in quantities if s_start <= q.num_start < s_end]
+            qs = window(quantities, q_starts, s_start, s_end)
+            if not qs and not RATIO.search(t, s_start, s_end):
+                continue
+            region_hits_w = window(region_hits, index["region"], p_start, s_end)
+            industry_hits_w = window(industry_hits, index["industry"], p_start, s_end)
+            breakdown_hits_w = window(breakdown_hits, index["breakdown"], p_start, s_end)
+            metric_hits_w = window(metric_hits, index["metric"], p_start, s_end)
+            period_hits_w = window(period_hits, period_starts, p_start, s_end)
             prev: Mention | None = None
             prev_q: Quantity | None = None
             denominators = self._denominator_spans(t, s_start, s_end)
-            subj_regions = [h for h in region_hits if s_start <= h.start < s_end
+            subj_regions = [h for h in region_hits_w if s_start <= h.start < s_end
                             and not _inside(h.start, denominators)]
-            assigned = self._respectively(t, s_start, s_end, qs, subj_regions, industry_hits, breakdown_hits)
+            assigned = self._respectively(t, s_start, s_end, qs, subj_regions, industry_hits_w, breakdown_hits_w)
             for q in qs:
                 clause_start = _clause_start(t, s_start, q.start)
                 local = t[clause_start:q.start]
@@ -146,12 +165,12 @@ class Extractor:
                 # subject: explicit in the sentence before the number, else carried
                 region = _last_before(subj_regions, q.start)
                 if region is None:
-                    region = _last_before([h for h in region_hits if p_start <= h.start < s_start
+                    region = _last_before([h for h in region_hits_w if p_start <= h.start < s_start
                                            and not _inside(h.start, denominators)], s_start)
-                industry = _last_before([h for h in industry_hits if s_start <= h.start < q.start
+                industry = _last_before([h for h in industry_hits_w if s_start <= h.start < q.start
                                          and not _inside(h.start, denominators)], q.start)
-                breakdown = self._breakdown(breakdown_hits, clause_start, s_start, q.start, denominators)
-                metric = self._metric(t, metric_hits, s_start, p_start, q, denominators, measure)
+                breakdown = self._breakdown(breakdown_hits_w, clause_start, s_start, q.start, denominators)
+                metric = self._metric(t, metric_hits_w, s_start, p_start, q, denominators, measure)
                 override = assigned.get(id(q), {})
                 region = override.get("region", region)
                 industry = override.get("industry", industry)
@@ -165,7 +184,7 @@ class Extractor:
                 else:
                     metric_code = prev.metric_code if prev else last_metric
                 metric_raw = metric.raw if metric else ""
-                period = self._period(period_hits, s_start, p_start, q, doc, last_flow_period)
+                period = self._period(period_hits_w, s_start, p_start, q, doc, last_flow_period)
                 kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
                 if period is None or period.start < s_start and kind_of_metric == "stock":
                     period = Period(doc.reference_year, doc.reference_month, "as_of")
@@ -203,8 +222,8 @@ class Extractor:
                 last_metric = metric_code or last_metric
                 if metric_code and measure in ("level", "target", "change"):
                     metric_by_unit[_unit_family(q.unit)] = metric_code
-            mentions.extend(self._ratios(doc, s_start, s_end, industry_hits, default_region,
-                                         subj_regions, period_hits, p_start, last_flow_period))
+            mentions.extend(self._ratios(doc, s_start, s_end, industry_hits_w, default_region,
+                                         subj_regions, period_hits_w, p_start, last_flow_period))
         mentions.sort(key=lambda m: (m.char_start, m.char_end, m.measure, m.value))
         for i, m in enumerate(mentions, 1):
             m.mention_seq = i
@@ -248,16 +267,12 @@ class Extractor:
                 and (prev_q.unit == q.unit or q.is_times or prev_q.is_times):
             # the next item of a list (53.87%、48.72%) has the measure of the first
             return prev.measure, 1 if prev.value >= 0 or prev.measure not in ("yoy_pct", "pp_change", "change") else -1
-        for cue in self.clause_cues:
-            if cue.applies_to in (kind, "any") and cue.pattern.search(text):
-                return cue.measure, cue.sign
+        # the words right before the number decide first, then what follows it, then the sentence
+        for scope, where in (("clause", text), ("after", t[q.end:q.end + 8]), ("sentence", t[s_start:q.start])):
+            for cue in self.cues[scope]:
+                if cue.applies_to in (kind, "any") and cue.pattern.search(where):
+                    return cue.measure, cue.sign
         if kind == "amount":
-            after = t[q.end:q.end + 8]
-            if any(c.applies_to == "amount_after" and c.pattern.search(after) for c in self.clause_cues):
-                return "target", 1
-            sentence_prefix = t[s_start:q.start]
-            if any(c.pattern.search(sentence_prefix) for c in self.sentence_cues):
-                return "target", 1
             return "level", 1
         if kind == "pp":
             return "pp_change", 1

@@ -132,12 +132,10 @@ class QuantityFinder:
         """150到200毫升: the first number of a range takes the unit and scale of the second."""
         head = text[max(0, m.start() - 16): m.start()]
         r = self.range_pattern.search(head)
-        if r is None or not q.is_statistic or q.unit in ("percent",) and not m["num"]:
+        if r is None or not q.is_statistic or not m["num"] or not float(m["num"]):
             return None
         first = float(r[1])
-        factor = q.value / float(m["num"]) if m["num"] and float(m["num"]) else None
-        if factor is None:
-            return None
+        factor = q.value / float(m["num"])
         base = max(0, m.start() - 16)
         return Quantity(base + r.start(1), base + r.end(1), base + r.start(1), float(f"{first * factor:.10g}"),
                         r[1], q.unit, q.unit_raw, q.approx, q.is_times, q.is_statistic, False)

@@ -8,6 +8,7 @@ byte-identical and keeps the staging file for inspection.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from .corpus import extract_corpus
 from .errors import BuildError, GateFailed, NoDocuments
@@ -48,19 +50,15 @@ class RunOptions:
 class StageTimer:
     stages: dict[str, float] = field(default_factory=dict)
 
-    def run(self, name: str, progress: bool):
-        timer = self
-
-        class _Stage:
-            def __enter__(self) -> None:
-                self.t0 = time.perf_counter()
-                if progress:
-                    print(f"▶ {name} …", file=sys.stderr, flush=True)
-
-            def __exit__(self, *exc: object) -> None:
-                timer.stages[name] = time.perf_counter() - self.t0
-
-        return _Stage()
+    @contextmanager
+    def run(self, name: str, progress: bool) -> Iterator[None]:
+        if progress:
+            print(f"▶ {name} …", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = time.perf_counter() - t0
 
 
 def staging_path(warehouse: Path) -> Path:

@@ -8,7 +8,6 @@ import duckdb
 
 def format_rows(columns: list[str], rows: list[tuple[object, ...]]) -> str:
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(columns)]
 
     def width(s: str) -> int:  # CJK characters take two terminal columns
         return sum(2 if "\u2e80" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" else 1 for ch in s)

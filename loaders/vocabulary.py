@@ -62,6 +62,8 @@ class MeasureCue:
     measure: str
     sign: int
     applies_to: str       # percent | pp | times | amount | any
+    scope: str            # clause: text before the number in its clause; sentence: anywhere
+                          # before it in the sentence; after: right after the number
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,10 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
                                     r["year"], int(r["priority"] or 0)))
     cues = []
     p = grammar_dir / "measure_cues.csv"
-    for line, r in read_rows(p, ("pattern", "measure", "sign", "applies_to")):
-        cues.append(MeasureCue(_compile(p, line, r["pattern"]), r["measure"], int(r["sign"] or 1), r["applies_to"]))
+    for line, r in read_rows(p, ("pattern", "measure", "sign", "applies_to", "scope")):
+        if r["scope"] not in ("clause", "sentence", "after"):
+            raise VocabularyError(p, line, f"scope {r['scope']!r} is not clause, sentence or after")
+        cues.append(MeasureCue(_compile(p, line, r["pattern"]), r["measure"], int(r["sign"] or 1),
+                               r["applies_to"], r["scope"]))
     return Vocabulary(regions, region_aliases, industries, industry_aliases, metrics, metric_aliases,
                       units, scales, breakdown_terms, tuple(periods), tuple(cues))
