@@ -111,11 +111,9 @@ class Extractor:
         body = doc.body_start
         paragraphs = _spans(t, body, "\n")
         sentences = _spans(t, body, SENTENCE_SEP)
-        sent_starts = [s for s, _ in sentences]
         para_starts = [s for s, _ in paragraphs]
         masked = self._mask(t)
         breakdown_hits = self.breakdowns.find(t, body, len(t))
-        region_hits = [h for h in self.regions.find(t, body, len(t)) if not masked[h.start]]
         for b in breakdown_hits:  # 乌鲁木齐片区 is a park of the free-trade zone, not 乌鲁木齐市
             masked[b.start:b.end] = [True] * (b.end - b.start)
         region_hits = [h for h in region_hits if not masked[h.start]]
