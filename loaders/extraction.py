@@ -116,7 +116,7 @@ class Extractor:
         breakdown_hits = self.breakdowns.find(t, body, len(t))
         for b in breakdown_hits:  # 乌鲁木齐片区 is a park of the free-trade zone, not 乌鲁木齐市
             masked[b.start:b.end] = [True] * (b.end - b.start)
-        region_hits = [h for h in region_hits if not masked[h.start]]
+        region_hits = [h for h in self.regions.find(t, body, len(t)) if not masked[h.start]]
         industry_hits = [h for h in self.industries.find(t, body, len(t)) if not masked[h.start]]
         metric_hits = self.metrics.find(t, body, len(t))
         period_hits = self._periods(t, body, doc)
