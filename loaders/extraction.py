@@ -96,10 +96,17 @@ class TermMatcher:
 
 
 class Extractor:
-    def __init__(self, vocab: Vocabulary) -> None:
+    def __init__(self, vocab: Vocabulary, default_home: str = "650000") -> None:
+        """`default_home` is the region a bulletin that names no place speaks of: tongbi's
+        bulletins are Xinjiang's unless they say otherwise."""
         self.vocab = vocab
+        self.default_home = default_home
         self.quantities = QuantityFinder(vocab)
-        self.regions = TermMatcher(vocab.region_aliases)
+        # explicit names and relative references (全省, 我市, 该县) in one leftmost-longest pass;
+        # a relative reference's code is "@<level>" until the document's home region is known
+        self.regions = TermMatcher({**vocab.region_aliases,
+                                    **{k: "@" + v for k, v in vocab.relative_regions.items()}})
+        self.fund_words = re.compile(r"资金|投资|引资|到位|注入|来源")
         self.industries = TermMatcher(vocab.industry_aliases)
         self.metrics = TermMatcher(vocab.metric_aliases)
         self.breakdowns = TermMatcher({k: f"{a}={b}" for k, (a, b) in vocab.breakdown_terms.items()})
@@ -117,10 +124,12 @@ class Extractor:
         for b in breakdown_hits:  # 乌鲁木齐片区 is a park of the free-trade zone, not 乌鲁木齐市
             masked[b.start:b.end] = [True] * (b.end - b.start)
         region_hits = [h for h in self.regions.find(t, body, len(t)) if not masked[h.start]]
+        home = self._home_region(doc, region_hits)
+        region_hits, breakdown_hits = self._resolve_regions(t, region_hits, breakdown_hits, home)
         industry_hits = [h for h in self.industries.find(t, body, len(t)) if not masked[h.start]]
         metric_hits = self.metrics.find(t, body, len(t))
         period_hits = self._periods(t, body, doc)
-        default_region = region_hits[0].code if region_hits else ""
+        default_region = home
 
         quantities = [q for q in self.quantities.find(t, body) if q.is_statistic]
         mentions: list[Mention] = []
@@ -228,6 +237,63 @@ class Extractor:
         return mentions
 
     # -- pieces -------------------------------------------------------------------------------
+    def _home_region(self, doc: Document, hits: list[Hit]) -> str:
+        """The place a bulletin is about: named in its title, first lines and most often."""
+        score: dict[str, float] = {}
+        first: dict[str, int] = {}
+        title = normalise_term(doc.title)
+        for h in self.regions.find(title, 0, len(title)):
+            if not h.code.startswith("@"):
+                score[h.code] = score.get(h.code, 0) + 3
+        lead_end = doc.body_start + 300
+        relative: list[tuple[str, float]] = []
+        for h in hits:
+            weight = 2 if h.start < lead_end else 1
+            if h.code.startswith("@"):
+                relative.append((h.code[1:], weight))
+                continue
+            score[h.code] = score.get(h.code, 0) + weight
+            first.setdefault(h.code, h.start)
+        # 全区/我区 speak of the autonomous region, 全市 of the city: each relative reference
+        # supports the named place, or its ancestor, at that level
+        named = list(score)
+        for level, weight in relative:
+            for node in {next((c for c in self.vocab.lineage(code) if self.vocab.level_class(c) == level), "")
+                         for code in named} - {""}:
+                score[node] = score.get(node, 0) + weight
+                first.setdefault(node, first.get(node, 0))
+        if not score:
+            return self.default_home
+        return max(score, key=lambda c: (score[c], -first.get(c, 0)))
+
+    def _resolve_regions(self, t: str, hits: list[Hit], breakdowns: list[Hit],
+                         home: str) -> tuple[list[Hit], list[Hit]]:
+        """Relative references become the home region at their level; another province named
+        where funds are spoken of is where the money comes from (资金来源), not the subject,
+        unless a metric follows its name directly."""
+        lineage = self.vocab.lineage(home)
+        home_province = self.vocab.province_of(home)
+        regions: list[Hit] = []
+        extra: list[Hit] = []
+        for h in hits:
+            if h.code.startswith("@"):
+                level = h.code[1:]
+                code = next((c for c in lineage if self.vocab.level_class(c) == level), "")
+                if not code and level == "province" and home_province:
+                    code = home_province
+                regions.append(Hit(h.start, h.end, code or home, h.raw))
+                continue
+            province = self.vocab.province_of(h.code)
+            owns_metric = self.metrics.pattern is not None and \
+                self.metrics.pattern.match(t, h.end) is not None   # 甘肃省招商引资到位资金…: its own figure
+            if home_province and province and province != home_province and not owns_metric \
+                    and self.fund_words.search(t, max(0, h.start - 20), h.end + 30):
+                extra.append(Hit(h.start, h.end, f"资金来源={self.vocab.region_name(h.code)}", h.raw))
+                continue
+            regions.append(h)
+        merged = sorted(breakdowns + extra, key=lambda b: b.start)
+        return regions, merged
+
     @staticmethod
     def _mask(t: str) -> list[bool]:
         """True inside brackets: asides such as (含吐鲁番、哈密) name no subject."""

@@ -79,6 +79,24 @@ class Vocabulary:
     breakdown_terms: dict[str, tuple[str, str]]
     periods: tuple[PeriodPhrase, ...]
     cues: tuple[MeasureCue, ...]
+    relative_regions: dict[str, str]      # 全省/全市/该县 -> the level it refers to
+
+    def level_class(self, code: str) -> str:
+        """province | prefecture | county | division | regiment | corps | grouping"""
+        level = self.regions[code].level if code in self.regions else ""
+        return {"other_province": "province", "other_prefecture": "prefecture",
+                "corps_city": "county"}.get(level, level)
+
+    def lineage(self, code: str) -> list[str]:
+        """The region and its ancestors, nearest first."""
+        out: list[str] = []
+        while code and code in self.regions and code not in out:
+            out.append(code)
+            code = self.regions[code].parent
+        return out
+
+    def province_of(self, code: str) -> str:
+        return next((c for c in self.lineage(code) if self.level_class(c) == "province"), "")
 
     def region_name(self, code: str) -> str:
         r = self.regions.get(code)
@@ -143,5 +161,7 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
             raise VocabularyError(p, line, f"scope {r['scope']!r} is not clause, sentence or after")
         cues.append(MeasureCue(_compile(p, line, r["pattern"]), r["measure"], int(r["sign"] or 1),
                                r["applies_to"], r["scope"]))
+    p = grammar_dir / "relative_regions.csv"
+    relative = {r["term"]: r["level"] for _, r in read_rows(p, ("term", "level"))}
     return Vocabulary(regions, region_aliases, industries, industry_aliases, metrics, metric_aliases,
-                      units, scales, breakdown_terms, tuple(periods), tuple(cues))
+                      units, scales, breakdown_terms, tuple(periods), tuple(cues), relative)
