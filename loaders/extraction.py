@@ -25,6 +25,9 @@ CLAUSE_SEP = re.compile(r"[，,；;]|:(?!\d)|(?<!\d):")
 SENTENCE_SEP = "。！？!?\n"
 LIST_SEP = re.compile(r"^\s*(?:、|和|及|与|,|，)\s*$")
 FLOW_KINDS = ("ytd", "year", "quarter", "month")
+# An event's venue (在乌鲁木齐举行) and a distance's reference point (东距乌鲁木齐170公里) name a
+# place that is never the subject of a statistic, nor what the bulletin is about.
+NOT_SUBJECT_PLACE = re.compile(r"在[^，,；;。\d]{1,10}?(?:举行|召开|举办|开幕|闭幕)|[东西南北]?距(?:离)?[^，,；;。\d]{1,12}")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
 THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
@@ -121,8 +124,10 @@ class Extractor:
         para_starts = [s for s, _ in paragraphs]
         masked = self._mask(t)
         breakdown_hits = self.breakdowns.find(t, body, len(t))
-        for b in breakdown_hits:  # 乌鲁木齐片区 is a park of the free-trade zone, not 乌鲁木齐市
-            masked[b.start:b.end] = [True] * (b.end - b.start)
+        spans = [(b.start, b.end) for b in breakdown_hits]  # 乌鲁木齐片区 is a park, not 乌鲁木齐市
+        spans += [m.span() for m in NOT_SUBJECT_PLACE.finditer(t, body)]
+        for a, b in spans:
+            masked[a:b] = [True] * (b - a)
         region_hits = [h for h in self.regions.find(t, body, len(t)) if not masked[h.start]]
         home = self._home_region(doc, region_hits)
         region_hits, breakdown_hits = self._resolve_regions(t, region_hits, breakdown_hits, home)
@@ -172,8 +177,11 @@ class Extractor:
                 # subject: explicit in the sentence before the number, else carried
                 region = _last_before(subj_regions, q.start)
                 if region is None:
-                    region = _last_before([h for h in region_hits_w if p_start <= h.start < s_start
-                                           and not _inside(h.start, denominators)], s_start)
+                    # the topic (first place named) of the latest earlier sentence of the paragraph
+                    earlier = [h for h in region_hits_w if p_start <= h.start < s_start]
+                    if earlier:
+                        topic_sentence = max(_sentence_start(t, p_start, h.start) for h in earlier)
+                        region = next(h for h in earlier if h.start >= topic_sentence)
                 industry = _last_before([h for h in industry_hits_w if s_start <= h.start < q.start
                                          and not _inside(h.start, denominators)], q.start)
                 breakdown = self._breakdown(breakdown_hits_w, clause_start, s_start, q.start, denominators)
@@ -287,7 +295,7 @@ class Extractor:
             owns_metric = self.metrics.pattern is not None and \
                 self.metrics.pattern.match(t, h.end) is not None   # 甘肃省招商引资到位资金…: its own figure
             if home_province and province and province != home_province and not owns_metric \
-                    and self.fund_words.search(t, max(0, h.start - 20), h.end + 30):
+                    and self.fund_words.search(t[_sentence_start(t, 0, h.start):_clause_end(t, h.end, "。！？!?\n")]):
                 extra.append(Hit(h.start, h.end, f"资金来源={self.vocab.region_name(h.code)}", h.raw))
                 continue
             regions.append(h)
@@ -311,11 +319,9 @@ class Extractor:
 
     @staticmethod
     def _denominator_spans(t: str, s_start: int, s_end: int) -> list[tuple[int, int]]:
-        """Places named without being the subject: what a share is taken of (from 占, or 比/较 of
-        a comparison, to the number), an event's venue (在乌鲁木齐举行) and a distance's
-        reference point (东距乌鲁木齐170公里)."""
-        spans = [(s_start + m.start(), s_start + m.end()) for m in re.finditer(
-            r"在[^，,；;。\d]{1,10}?(?:举行|召开|举办|开幕|闭幕)|[东西南北]?距(?:离)?[^，,；;。\d]{1,12}", t[s_start:s_end])]
+        """Places named without being the subject of the numbers after them: what a share is
+        taken of (from 占, or 比/较 of a comparison, to the number)."""
+        spans = []
         for m in re.finditer(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆|全区|全国|全省)(?=首|第一|率先|最)|(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))",
                              t[s_start:s_end]):
             a = s_start + m.start()
@@ -492,6 +498,10 @@ def _spans(t: str, start: int, seps: str) -> list[tuple[int, int]]:
     return spans or [(start, len(t))]
 
 
+def _sentence_start(t: str, p_start: int, pos: int) -> int:
+    return max([p_start] + [t.rfind(c, p_start, pos) + 1 for c in "。！？!?"])
+
+
 def _clause_start(t: str, s_start: int, pos: int) -> int:
     last = s_start
     for m in CLAUSE_SEP.finditer(t, s_start, pos):
@@ -499,9 +509,9 @@ def _clause_start(t: str, s_start: int, pos: int) -> int:
     return last
 
 
-def _clause_end(t: str, pos: int) -> int:
-    m = re.compile(r"[，,；;。！？!?\n]").search(t, pos)
-    return m.start() if m else len(t)
+def _clause_end(t: str, pos: int, stops: str = "，,；;。！？!?\n") -> int:
+    ends = [i for i in (t.find(c, pos) for c in stops) if i >= 0]
+    return min(ends) if ends else len(t)
 
 
 def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:

@@ -113,6 +113,8 @@ class QuantityFinder:
         if unit is not None and unit.unit == "count" and any(
                 after_text.lstrip("多余").startswith(w) for w in self.non_stat_words):
             return None  # 5个多小时: a duration, not a count
+        if text.startswith("级", m.end()):
+            return None  # 千亿元级工程, 千万千瓦级基地: a size class, not a quantity
         approx = (m["before"] or "") or (m["mid"] or "") or (m["after"] or "")
         if m["after"] in ("以上",):
             approx = "以上"
