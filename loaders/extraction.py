@@ -25,6 +25,7 @@ CLAUSE_SEP = re.compile(r"[，,；;]|:(?!\d)|(?<!\d):")
 SENTENCE_SEP = "。！？!?\n"
 LIST_SEP = re.compile(r"^\s*(?:、|和|及|与|,|，)\s*$")
 FLOW_KINDS = ("ytd", "year", "quarter", "month")
+ACTUAL = re.compile(r"已|实际|累计")
 # An event's venue (在乌鲁木齐举行) and a distance's reference point (东距乌鲁木齐170公里) name a
 # place that is never the subject of a statistic, nor what the bulletin is about.
 NOT_SUBJECT_PLACE = re.compile(r"在[^，,；;。\d]{1,10}?(?:举行|召开|举办|开幕|闭幕)|[东西南北]?距(?:离)?[^，,；;。\d]{1,12}")
@@ -138,7 +139,8 @@ class Extractor:
 
         quantities = [q for q in self.quantities.find(t, body) if q.is_statistic]
         mentions: list[Mention] = []
-        last_flow_period: Period | None = None
+        # the lead's period is the bulletin's: a later "2021年，夏粮…" is an aside
+        lead_period = next((p[2] for p in period_hits if p[2].kind in FLOW_KINDS), None)
         last_metric = ""
         metric_by_unit: dict[str, str] = {}
         # Every rule looks at most from the paragraph start to the sentence end: cut each list
@@ -199,7 +201,7 @@ class Extractor:
                 else:
                     metric_code = prev.metric_code if prev else last_metric
                 metric_raw = metric.raw if metric else ""
-                period = self._period(period_hits_w, s_start, p_start, q, doc, last_flow_period)
+                period = self._period(period_hits_w, s_start, p_start, q, doc, lead_period)
                 kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
                 if period is None or period.start < s_start and kind_of_metric == "stock":
                     period = Period(doc.reference_year, doc.reference_month, "as_of")
@@ -208,8 +210,6 @@ class Extractor:
                                     "since")
                 if measure == "target":
                     period = Period(period.year if period.year else doc.reference_year, 12, "plan")
-                if period.kind in FLOW_KINDS and period.start >= p_start:
-                    last_flow_period = period
                 region_code = region.code if region else default_region
                 value = q.value * sign
                 m = Mention(
@@ -238,7 +238,7 @@ class Extractor:
                 if metric_code and measure in ("level", "target", "change"):
                     metric_by_unit[_unit_family(q.unit)] = metric_code
             mentions.extend(self._ratios(doc, s_start, s_end, industry_hits_w, default_region,
-                                         subj_regions, period_hits_w, p_start, last_flow_period))
+                                         subj_regions, period_hits_w, p_start, lead_period))
         mentions.sort(key=lambda m: (m.char_start, m.char_end, m.measure, m.value))
         for i, m in enumerate(mentions, 1):
             m.mention_seq = i
@@ -339,6 +339,8 @@ class Extractor:
             return prev.measure, 1 if prev.value >= 0 or prev.measure not in ("yoy_pct", "pp_change", "change") else -1
         # the words right before the number decide first, then what follows it, then the sentence
         for scope, where in (("clause", text), ("after", t[q.end:q.end + 8]), ("sentence", t[s_start:q.start])):
+            if scope == "sentence" and ACTUAL.search(text):
+                continue  # 计划新建1000个，已开工920个: what has happened is no plan
             for cue in self.cues[scope]:
                 if cue.applies_to in (kind, "any") and cue.pattern.search(where):
                     return cue.measure, cue.sign
@@ -418,7 +420,8 @@ class Extractor:
         in_sentence = [h for h in hits if s_start <= h[0] and h[1] <= q.start]
         if in_sentence:
             return in_sentence[-1][2]
-        in_paragraph = [h for h in hits if p_start <= h[0] and h[1] <= s_start and h[2].kind in FLOW_KINDS]
+        in_paragraph = [h for h in hits if p_start <= h[0] and h[1] <= s_start
+                        and h[2].kind in FLOW_KINDS + ("as_of",)]
         if in_paragraph:
             return in_paragraph[-1][2]
         return carried
@@ -536,7 +539,7 @@ def _list_run(hits: list[Hit], t: str, at: int) -> list[Hit]:
     return run
 
 
-_CN_MONTH = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
+_CN_MONTH = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
              "十一": 11, "十二": 12}
 
 
