@@ -23,7 +23,7 @@ from .vocabulary import Vocabulary
 
 CLAUSE_SEP = re.compile(r"[，,；;]|:(?!\d)|(?<!\d):")
 SENTENCE_SEP = "。！？!?\n"
-LIST_SEP = re.compile(r"^\s*(?:、|和|及|与|,|，)\s*$")
+LIST_SEP = re.compile(r"^\s*(?:、|和|及|与)\s*$")
 FLOW_KINDS = ("ytd", "year", "quarter", "month")
 ACTUAL = re.compile(r"已|实际|累计")
 # An event's venue (在乌鲁木齐举行) and a distance's reference point (东距乌鲁木齐170公里) name a
@@ -186,7 +186,7 @@ class Extractor:
                         region = next(h for h in earlier if h.start >= topic_sentence)
                 industry = _last_before([h for h in industry_hits_w if s_start <= h.start < q.start
                                          and not _inside(h.start, denominators)], q.start)
-                breakdown = self._breakdown(breakdown_hits_w, clause_start, s_start, q.start, denominators)
+                breakdown = self._breakdown(t, breakdown_hits_w, clause_start, s_start, q.start, denominators)
                 metric = self._metric(t, metric_hits_w, s_start, p_start, q, denominators, measure)
                 override = assigned.get(id(q), {})
                 region = override.get("region", region)
@@ -352,11 +352,12 @@ class Extractor:
             return "level", 1
         return None, 1
 
-    def _breakdown(self, hits: list[Hit], clause_start: int, s_start: int, q_start: int,
+    def _breakdown(self, t: str, hits: list[Hit], clause_start: int, s_start: int, q_start: int,
                    denominators: list[tuple[int, int]]) -> str:
         usable = [h for h in hits if s_start <= h.start < q_start and not _inside(h.start, denominators)]
         local = [h for h in usable if h.start >= clause_start]
-        chosen = local or ([usable[-1]] if usable else [])
+        # the terms of this clause, else the list nearest before it (北京、重庆、广东…到位金额)
+        chosen = local or _list_run(usable, t, q_start)
         seen: list[str] = []
         for h in chosen:
             if h.code not in seen:
@@ -436,7 +437,7 @@ class Extractor:
             for q in qs:
                 if q.start < at:
                     continue
-                if group and not LIST_SEP.match(t[group[-1].end:q.start]):
+                if group and (not LIST_SEP.match(t[group[-1].end:q.start]) or q.unit != group[0].unit):
                     break
                 if not group and _clause_start(t, s_start, q.start) > at:
                     break
@@ -532,7 +533,8 @@ def _list_run(hits: list[Hit], t: str, at: int) -> list[Hit]:
         return []
     run = [hits[-1]]
     for h in reversed(hits[:-1]):
-        if LIST_SEP.match(t[h.end:run[0].start]) or t[h.end:run[0].start] == "":
+        gap = t[h.end:run[0].start]
+        if LIST_SEP.match(gap) or gap == "":
             run.insert(0, h)
         else:
             break

@@ -125,6 +125,8 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
         for line, r in read_rows(path, ("alias", key)):
             if r[key] not in known:
                 raise VocabularyError(path, line, f"{key} {r[key]!r} is not defined")
+            if r["alias"] in out:
+                raise VocabularyError(path, line, f"alias {r['alias']!r} is listed twice")
             out[r["alias"]] = r[key]
         return out
 

@@ -101,3 +101,20 @@ def test_one_bad_file_does_not_stop_the_others(tmp_path, vocab):
     assert sorted(Path(str(r["path"])).name for r in result.rejected) == ["broken.md", "empty.txt"]
     broken = next(r for r in result.rejected if str(r["path"]).endswith("broken.md"))
     assert broken["line"] == 2
+
+
+def test_a_vocabulary_alias_listed_twice_names_the_file_and_line(tmp_path):
+    import shutil
+
+    from loaders.vocabulary import SEEDS_DIR, VocabularyError, load_vocabulary
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds, ignore=shutil.ignore_patterns("raw_metrics.csv", "documents.csv",
+                                                                      "rejected_documents.csv"))
+    aliases = seeds / "region_aliases.csv"
+    n_lines = len(aliases.read_text(encoding="utf-8").splitlines())
+    with aliases.open("a", encoding="utf-8") as f:
+        f.write("伊犁州,654000,\n")
+    with pytest.raises(VocabularyError) as err:
+        load_vocabulary(seeds)
+    assert "region_aliases.csv" in str(err.value) and f":{n_lines + 1}:" in str(err.value)
