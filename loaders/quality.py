@@ -917,14 +917,40 @@ def _fit(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
 
 
-def _row_summary(row: Mapping[str, Any], skip: Iterable[str] = ("doc_id", "quote", "evidence")) -> str:
+_PROVENANCE = ("doc_id", "quote", "other_doc_id", "other_quote", "evidence")
+
+
+def _row_summary(row: Mapping[str, Any], skip: Iterable[str] = _PROVENANCE) -> str:
     skipped = set(skip)
     parts = [f"{k}={_short(v, 24)}" for k, v in row.items() if k not in skipped and v is not None]
     return " ".join(parts)
 
 
-def format_gate_table(result: GateResult) -> str:
-    """A fixed-width terminal table: one line per check; a failing check adds its first offending row."""
+def _row_line(row: Mapping[str, Any]) -> str:
+    """One offending row: where it was read (document and quote), then its keys and values.
+
+    A row that compares two mentions (``other_doc_id``/``other_quote``) shows both quotes.
+    """
+    where: list[str] = []
+    for prefix in ("", "other_"):
+        doc, quote = row.get(prefix + "doc_id"), row.get(prefix + "quote")
+        if doc is None and quote is None:
+            continue
+        if prefix:
+            where.append("vs")
+        if doc is not None:
+            where.append(f"doc_id={doc}")
+        if quote is not None:
+            where.append(f"「{_short(quote, 50)}」")
+    rest = _row_summary(row)
+    if rest:
+        where.append(rest)
+    return " ".join(where)
+
+
+def format_gate_table(result: GateResult, rows_per_check: int = SAMPLE_ROWS) -> str:
+    """A fixed-width terminal table: one line per check; a failing check adds its offending rows
+    (up to `rows_per_check`, each with its document id and quote) and how many more there are."""
     cols = (("STATUS", 6), ("SEV", 7), ("SUITE", 22), ("CHECK", 34), ("COLUMNS", 22), ("BAD", 6), ("OBSERVED", 60))
     header = " ".join(_fit(name, w) for name, w in cols).rstrip()
     lines = [header, "-" * _width(header)]
@@ -934,16 +960,12 @@ def format_gate_table(result: GateResult) -> str:
                  str(r.unexpected_count), r.observed)
         lines.append(" ".join(_fit(c, w) for c, (_, w) in zip(cells, cols)).rstrip())
         if not r.success and r.failing_rows:
-            first = r.failing_rows[0]
-            where = []
-            if first.get("doc_id") is not None:
-                where.append(f"doc_id={first['doc_id']}")
-            if first.get("quote") is not None:
-                where.append(f"「{_short(first['quote'], 50)}」")
-            rest = _row_summary(first)
-            if rest:
-                where.append(rest)
-            lines.append("       ↳ " + _fit(" ".join(where), 150).rstrip())
+            shown = r.failing_rows[:max(1, rows_per_check)]
+            for row in shown:
+                lines.append("       ↳ " + _fit(_row_line(row), 150).rstrip())
+            more = max(r.unexpected_count, len(r.failing_rows)) - len(shown)
+            if more > 0:
+                lines.append(f"       ↳ … and {more} more (audit_results.sample_json, the run's summary.json)")
     c = result.counts
     verdict = "PASSED" if result.passed else "FAILED"
     lines.append("-" * _width(header))

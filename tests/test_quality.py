@@ -181,6 +181,45 @@ def _create(con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple[str,
                     [[row.get(n) for n in names] for row in rows])
 
 
+# fct_metric_mentions as dbt builds it, from the raw mentions: names, precision as written, and
+# the observation key (int_mentions__enriched) that the restatement rules compare mentions by
+MENTIONS_SQL = """
+CREATE TABLE fct_metric_mentions AS
+SELECT *,
+       metric_name AS metric_name_zh,
+       region_name AS region_name_zh,
+       coalesce(approx, '') <> '' AS is_approximate,
+       coalesce(length(regexp_extract(value_raw, '[.]([0-9]+)', 1)), 0) AS value_decimals,
+       metric_code IS NOT NULL AND region_code IS NOT NULL AS is_observable,
+       md5(concat_ws('|', metric_code, region_code, coalesce(industry_code, 'TOTAL'), coalesce(breakdown, 'none'),
+                     period_year, period_end_month, period_kind, measure)) AS observation_key
+FROM raw_metrics
+"""
+
+
+def restatement(doc_id: str, seq: int, quote: str, value_raw: str, *, approx: str = "",
+                like: str = "新疆维吾尔自治区地区生产总值1400.00亿元") -> str:
+    """SQL adding to fct_metric_mentions a mention that states the statistic of the mention
+    quoted `like` again, as `value_raw` 亿元, in document `doc_id`."""
+    return (
+        "INSERT INTO fct_metric_mentions SELECT * REPLACE ("
+        f"'{doc_id}' AS doc_id, {seq} AS mention_seq, '{quote}' AS quote, 9000 + {seq} AS char_start,"
+        f" 9000 + {seq} + length('{quote}') AS char_end, {value_raw}::DOUBLE * {YI} AS value, '{value_raw}' AS value_raw,"
+        f" '{approx}' AS approx, {approx != ''} AS is_approximate,"
+        f" coalesce(length(regexp_extract('{value_raw}', '[.]([0-9]+)', 1)), 0) AS value_decimals)"
+        f" FROM fct_metric_mentions WHERE quote = '{like}'"
+    )
+
+
+# Restatements that agree: 1400.0 and 1400 亿元 are 1400.00 亿元 as written with fewer
+# decimals, 近1400 is approximate; in another document (xj-2024q4) and in the same one.
+GOOD_RESTATEMENTS = (
+    restatement("xj-2024q4", 1, "前三季度全区地区生产总值1400.0亿元", "1400.0"),
+    restatement("xj-2024q4", 2, "全区经济总量近1390亿元", "1390", approx="近"),
+    restatement("xj-2024q3", 201, "全区地区生产总值1400亿元", "1400"),
+)
+
+
 def build_warehouse(path: Path, extra_region: Sequence[dict[str, Any]] = (),
                     extra_industry: Sequence[dict[str, Any]] = (), statements: Sequence[str] = ()) -> Path:
     """A warehouse with the four tables the gate reads: consistent in every rule unless the
@@ -202,10 +241,10 @@ def build_warehouse(path: Path, extra_region: Sequence[dict[str, Any]] = (),
     try:
         _create(con, "raw_metrics", RAW_COLUMNS, mentions)
         con.execute("CREATE VIEW stg_bulletins__raw_metrics AS SELECT * FROM raw_metrics")
-        con.execute("CREATE TABLE fct_metric_mentions AS SELECT * FROM raw_metrics")
+        con.execute(MENTIONS_SQL)
         _create(con, "fct_region_quarter", REGION_COLUMNS, region)
         _create(con, "fct_industry_quarter", INDUSTRY_COLUMNS, industry)
-        for sql in statements:
+        for sql in (*GOOD_RESTATEMENTS, *statements):
             con.execute(sql)
     finally:
         con.close()
@@ -278,7 +317,10 @@ BROKEN_FAILS = {
     "fct_region_quarter.observation_key_unique", "fct_region_quarter.ytd_value_non_negative",
     "fct_industry_quarter.sectors_sum_to_total", "fct_industry_quarter.industry_not_above_region_total",
     "fct_industry_quarter.share_agrees_with_levels", "fct_industry_quarter.observation_key_unique",
+    # a warning: fixed_asset_investment's latest quarter has 北疆's and 南疆's shares but no 全区 level
+    "fct_region_quarter.latest_period_has_whole_total",
 }
+BROKEN_WARNINGS = {"raw_metrics.completion_pct_0_100", "fct_region_quarter.latest_period_has_whole_total"}
 
 
 @pytest.fixture(scope="session")
@@ -359,6 +401,11 @@ def test_cross_row_rules_have_rows_to_check(good_result: GateResult) -> None:
         ("fct_industry_quarter", "share_agrees_with_levels"): 4,
         ("fct_industry_quarter", "yoy_agrees_with_levels"): 3,
         ("fct_industry_quarter", "shares_of_whole_sum_le_100"): 2,  # 全区's sectors, 北疆's tertiary
+        # 全区 gdp 2024 Q3 in xj-2024q3 (1400.00) and xj-2024q4 (1400.0); 近1390 is approximate
+        ("fct_metric_mentions", "restated_value_agrees_across_documents"): 2,   # 1400.00 and 1400
+        ("fct_metric_mentions", "restated_value_agrees_within_document"): 1,
+        # the latest quarter of gdp, investment_projects, retail_sales, disposable_income
+        ("fct_region_quarter", "latest_period_has_whole_total"): 4,
     }
     seen = {key: good_result.get(*key).element_count for key in expected_rows}
     assert seen == expected_rows
@@ -376,7 +423,8 @@ def test_gate_opens_the_warehouse_read_only(good_run: tuple[GateResult, str, str
 def test_broken_warehouse_fails_exactly_the_planted_rules(broken_result: GateResult) -> None:
     assert failed(broken_result) == BROKEN_FAILS, format_gate_table(broken_result)
     assert not broken_result.passed
-    assert broken_result.counts["failed_warning"] == 1  # completion_pct_0_100
+    assert broken_result.counts["failed_warning"] == len(BROKEN_WARNINGS)
+    assert {f"{r.suite}.{r.expectation}" for r in broken_result.failures("warning")} == BROKEN_WARNINGS
 
 
 def test_shares_summing_over_100_fail(broken_result: GateResult) -> None:
@@ -510,6 +558,60 @@ def test_completion_above_100_is_a_warning_only(tmp_path: Path) -> None:
     assert row["quote"] == "完成年度目标的85.0%" and row["value"] == 150
 
 
+def test_a_statistic_restated_with_another_value_in_another_document_fails(tmp_path: Path) -> None:
+    result = gate_on(tmp_path, restatement("xj-2025q1", 1, "前三季度全区地区生产总值1410.00亿元", "1410.00"))
+    assert failed(result) == {"fct_metric_mentions.restated_value_agrees_across_documents"}
+    check = result.get("fct_metric_mentions", "restated_value_agrees_across_documents")
+    assert check.severity == "error" and not result.passed
+    assert check.unexpected_count == 3  # against 1400.00 and 1400 of xj-2024q3, 1400.0 of xj-2024q4
+    row = check.failing_rows[0]
+    assert (row["doc_id"], row["other_doc_id"]) == ("xj-2024q3", "xj-2025q1")
+    assert row["quote"] == "新疆维吾尔自治区地区生产总值1400.00亿元"
+    assert row["other_quote"] == "前三季度全区地区生产总值1410.00亿元"
+    assert row["abs_diff"] == pytest.approx(10 * YI)
+    assert row["tolerance"] == pytest.approx(0.01 * YI, rel=1e-3)  # half a unit of 0.01 亿, twice
+    table = format_gate_table(result)
+    line = next(ln for ln in table.splitlines() if "↳" in ln and "1410.00" in ln)
+    assert "doc_id=xj-2024q3" in line and "vs doc_id=xj-2025q1" in line
+
+
+def test_a_restatement_within_the_rounding_of_both_figures_passes(tmp_path: Path) -> None:
+    # 1400.003 could be the 1400.00 written with two decimals (1399.995 … 1400.005)
+    result = gate_on(tmp_path, restatement("xj-2025q1", 1, "全区地区生产总值1400.003亿元", "1400.003"))
+    assert result.get("fct_metric_mentions", "restated_value_agrees_across_documents").success
+    # 1400.006 (± 0.0005) cannot: it fails against 1400.00, not against 1400.0 (± 0.05) nor 1400 (± 0.5)
+    (tmp_path / "more").mkdir()
+    result = gate_on(tmp_path / "more", restatement("xj-2025q1", 1, "全区地区生产总值1400.006亿元", "1400.006"))
+    check = result.get("fct_metric_mentions", "restated_value_agrees_across_documents")
+    assert not check.success and check.unexpected_count == 1
+    assert check.failing_rows[0]["quote"] == "新疆维吾尔自治区地区生产总值1400.00亿元"
+
+
+def test_a_statistic_restated_with_another_value_in_one_document_is_a_warning(tmp_path: Path) -> None:
+    result = gate_on(tmp_path, restatement("xj-2024q3", 202, "其中工业增加值420亿元", "420",
+                                           like="北疆地区地区生产总值840.00亿元"))
+    assert failed(result) == {"fct_metric_mentions.restated_value_agrees_within_document"}
+    assert result.passed
+    row = result.get("fct_metric_mentions", "restated_value_agrees_within_document").failing_rows[0]
+    assert row["doc_id"] == row["other_doc_id"] == "xj-2024q3" and row["other_quote"] == "其中工业增加值420亿元"
+
+
+def test_latest_quarter_without_whole_region_total_is_a_warning(tmp_path: Path) -> None:
+    result = gate_on(tmp_path, "DELETE FROM fct_region_quarter WHERE metric_code = 'retail_sales' AND region_code = '650000'")
+    assert failed(result) == {"fct_region_quarter.latest_period_has_whole_total"}
+    assert result.passed, "a missing total is a gap, not a contradiction"
+    row = result.get("fct_region_quarter", "latest_period_has_whole_total").failing_rows[0]
+    assert (row["metric_code"], row["year"], row["quarter"], row["regions"]) == ("retail_sales", 2024, 1, "XJN, XJS")
+    # traced back to the mentions of the regions that were reported
+    assert row["doc_id"] == "xj-2024q1" and "社会消费品零售总额" in row["quote"]
+
+
+def test_an_older_quarter_without_whole_region_total_passes(tmp_path: Path) -> None:
+    result = gate_on(tmp_path, "DELETE FROM fct_region_quarter WHERE metric_code = 'gdp' AND region_code = '650000'"
+                               " AND year = 2023")
+    assert result.get("fct_region_quarter", "latest_period_has_whole_total").success
+
+
 def test_missing_table_and_column_are_errors_naming_them(tmp_path: Path) -> None:
     result = gate_on(tmp_path, "DROP TABLE fct_industry_quarter",
                      "ALTER TABLE fct_region_quarter DROP COLUMN quarter_value")
@@ -533,7 +635,7 @@ def test_data_docs_site_is_built(broken_run: tuple[Path, Path, GateResult]) -> N
     assert result.docs_index == docs / "index.html"
     index = (docs / "index.html").read_text(encoding="utf-8")
     assert "fct_region_quarter.share_vs_levels" in index
-    assert len(list(docs.glob("validations/**/*.html"))) == 14  # one per suite table or query
+    assert len(list(docs.glob("validations/**/*.html"))) == 17  # one per suite table or query
 
 
 def test_audit_results_replace_the_previous_run(broken_run: tuple[Path, Path, GateResult],
@@ -577,7 +679,7 @@ def test_gate_table_and_summary(broken_result: GateResult) -> None:
     assert json.loads(json.dumps(summary, ensure_ascii=False)) == summary
     assert summary["passed"] is False
     assert set(summary["failed"]) == BROKEN_FAILS
-    assert summary["counts"]["failed_error"] == len(BROKEN_FAILS) - 1
+    assert summary["counts"]["failed_error"] == len(BROKEN_FAILS) - len(BROKEN_WARNINGS)
     assert set(summary["timings"]) >= {"read_duckdb_s", "validate_s", "data_docs_s", "total_s"}
 
 
