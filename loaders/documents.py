@@ -190,8 +190,10 @@ def build_match_view(text: str, body_start: int, converter: ScriptConverter) -> 
                 j += 1
             prev = next((c for c in reversed(chars[-3:]) if c not in " \t"), "")
             nxt = simplified[j] if j < n else ""
+            # …839.6亿元 / 2017年，… is a headline followed by a new statement, not one sentence
+            ends_quantity = any(c.isdigit() for c in chars[-4:])
             if prev and nxt and prev not in SENTENCE_END and (_is_cjk(prev) or prev.isdigit() or prev in "%）)”")\
-                    and (_is_cjk(nxt) or nxt.isdigit() or nxt in "（(“"):
+                    and (_is_cjk(nxt) or nxt.isdigit() or nxt in "（(“") and not (ends_quantity and nxt.isdigit()):
                 i = j
                 continue
             chars.append("\n")

@@ -64,7 +64,7 @@ class QuantityFinder:
         self.pattern = re.compile(
             rf"(?P<pbefore>{before})?百分之(?P<pct>[{CN_DIGITS}点]+|\d+(?:\.\d+)?)|"
             rf"(?P<before>{before})?(?P<ord>第)?"
-            rf"(?:(?P<num>(?<![0-9.])\d+(?:\.\d+)?)|"
+            rf"(?:(?P<num>(?<![0-9.])(?<![0-9.] )\d+(?:\.\d+)?)|"
             rf"(?P<cn>(?<![{CN_DIGITS}])[{CN_DIGITS}]+(?:点[{CN_DIGITS}]+)?))"
             rf"\s*(?P<scale>{scale_alt})?(?P<mid>[余多])?\s*"
             rf"(?P<unit>倍|{unit_alt})(?P<after>余|多|左右|以上)?"
@@ -113,8 +113,9 @@ class QuantityFinder:
         if unit is not None and unit.unit == "count" and any(
                 after_text.lstrip("多余").startswith(w) for w in self.non_stat_words):
             return None  # 5个多小时: a duration, not a count
-        if text.startswith("级", m.end()):
-            return None  # 千亿元级工程, 千万千瓦级基地: a size class, not a quantity
+        if text.startswith("级", m.end()) or (m["after"] == "以上" and m.end() < len(text)
+                                             and ("\u4e00" <= text[m.end()] <= "\u9fff")):
+            return None  # 千亿元级工程, 10亿元以上项目, 增速在20%以上的: a size class, not a quantity
         approx = (m["before"] or "") or (m["mid"] or "") or (m["after"] or "")
         if m["after"] in ("以上",):
             approx = "以上"
