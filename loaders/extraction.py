@@ -255,11 +255,15 @@ class Extractor:
                 score[h.code] = score.get(h.code, 0) + 3
         lead_end = doc.body_start + 300
         relative: list[tuple[str, float]] = []
+        default_province = self.vocab.province_of(self.default_home)
         for h in hits:
             weight = 2 if h.start < lead_end else 1
             if h.code.startswith("@"):
                 relative.append((h.code[1:], weight))
                 continue
+            if self._is_funding_source(doc.match_text, h, default_province) and \
+                    self._names_default_home(doc.match_text, h, hits, default_province):
+                continue  # 山东钢铁…到新疆投资: a partner, not what the bulletin is about
             score[h.code] = score.get(h.code, 0) + weight
             first.setdefault(h.code, h.start)
         # 全区/我区 speak of the autonomous region, 全市 of the city: each relative reference
@@ -273,6 +277,23 @@ class Extractor:
         if not score:
             return self.default_home
         return max(score, key=lambda c: (score[c], -first.get(c, 0)))
+
+    def _is_funding_source(self, t: str, h: Hit, home_province: str) -> bool:
+        """Another province named in a sentence about funds, without a metric of its own
+        right after its name (甘肃省招商引资到位资金… is Gansu's own figure)."""
+        province = self.vocab.province_of(h.code)
+        if not home_province or not province or province == home_province:
+            return False
+        if self.metrics.pattern is not None and self.metrics.pattern.match(t, h.end) is not None:
+            return False
+        sentence = t[_sentence_start(t, 0, h.start):_clause_end(t, h.end, "。！？!?\n")]
+        return self.fund_words.search(sentence) is not None
+
+    def _names_default_home(self, t: str, h: Hit, hits: list[Hit], default_province: str) -> bool:
+        """Whether the sentence around `h` also names a place of the default home province."""
+        a, b = _sentence_start(t, 0, h.start), _clause_end(t, h.end, "。！？!?\n")
+        return any(a <= o.start < b and not o.code.startswith("@")
+                   and self.vocab.province_of(o.code) == default_province for o in hits)
 
     def _resolve_regions(self, t: str, hits: list[Hit], breakdowns: list[Hit],
                          home: str) -> tuple[list[Hit], list[Hit]]:
@@ -291,11 +312,7 @@ class Extractor:
                     code = home_province
                 regions.append(Hit(h.start, h.end, code or home, h.raw))
                 continue
-            province = self.vocab.province_of(h.code)
-            owns_metric = self.metrics.pattern is not None and \
-                self.metrics.pattern.match(t, h.end) is not None   # 甘肃省招商引资到位资金…: its own figure
-            if home_province and province and province != home_province and not owns_metric \
-                    and self.fund_words.search(t[_sentence_start(t, 0, h.start):_clause_end(t, h.end, "。！？!?\n")]):
+            if self._is_funding_source(t, h, home_province):
                 extra.append(Hit(h.start, h.end, f"资金来源={self.vocab.region_name(h.code)}", h.raw))
                 continue
             regions.append(h)
