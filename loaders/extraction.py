@@ -110,6 +110,10 @@ class Extractor:
         # a relative reference's code is "@<level>" until the document's home region is known
         self.regions = TermMatcher({**vocab.region_aliases,
                                     **{k: "@" + v for k, v in vocab.relative_regions.items()}})
+        places = "|".join(re.escape(a) for a in sorted(vocab.region_aliases, key=len, reverse=True))
+        suffixes = "|".join(re.escape(x) for x in sorted(vocab.park_suffixes, key=len, reverse=True))
+        # 喀什经济开发区, 喀什中业产业园区: a place, up to six more characters, a park word
+        self.parks = re.compile(rf"(?:{places})[\u4e00-\u9fff]{{0,6}}?(?:{suffixes})")
         self.fund_words = re.compile(r"资金|投资|引资|到位|注入|来源")
         self.industries = TermMatcher(vocab.industry_aliases)
         self.metrics = TermMatcher(vocab.metric_aliases)
@@ -124,12 +128,16 @@ class Extractor:
         sentences = _spans(t, body, SENTENCE_SEP)
         para_starts = [s for s, _ in paragraphs]
         masked = self._mask(t)
-        breakdown_hits = self.breakdowns.find(t, body, len(t))
+        parks = [Hit(m.start(), m.end(), f"园区={m.group()}", m.group()) for m in self.parks.finditer(t, body)]
+        breakdown_hits = [b for b in self.breakdowns.find(t, body, len(t))
+                          if not any(p.start <= b.start < p.end for p in parks)]
         spans = [(b.start, b.end) for b in breakdown_hits]  # 乌鲁木齐片区 is a park, not 乌鲁木齐市
         spans += [m.span() for m in NOT_SUBJECT_PLACE.finditer(t, body)]
         for a, b in spans:
             masked[a:b] = [True] * (b - a)
         region_hits = [h for h in self.regions.find(t, body, len(t)) if not masked[h.start]]
+        # a named park keeps the place its name starts with as the region (喀什经济开发区 → 喀什)
+        breakdown_hits = sorted(breakdown_hits + parks, key=lambda b: b.start)
         home = self._home_region(doc, region_hits)
         region_hits, breakdown_hits = self._resolve_regions(t, region_hits, breakdown_hits, home)
         industry_hits = [h for h in self.industries.find(t, body, len(t)) if not masked[h.start]]
@@ -184,8 +192,14 @@ class Extractor:
                     if earlier:
                         topic_sentence = max(_sentence_start(t, p_start, h.start) for h in earlier)
                         region = next(h for h in earlier if h.start >= topic_sentence)
-                industry = _last_before([h for h in industry_hits_w if s_start <= h.start < q.start
+                industry = _last_before([h for h in industry_hits_w if clause_start <= h.start < q.start
                                          and not _inside(h.start, denominators)], q.start)
+                if industry is None and measure in ("level", "target", "change"):
+                    # 12个二产项目: a count names what it counts right after its classifier
+                    industry = next((h for h in industry_hits_w if q.end <= h.start <= q.end + 1), None)
+                if industry is None:
+                    industry = _last_before([h for h in industry_hits_w if s_start <= h.start < clause_start
+                                             and not _inside(h.start, denominators)], q.start)
                 breakdown = self._breakdown(t, breakdown_hits_w, clause_start, s_start, q.start, denominators)
                 metric = self._metric(t, metric_hits_w, s_start, p_start, q, denominators, measure)
                 override = assigned.get(id(q), {})
