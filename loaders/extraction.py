@@ -82,6 +82,7 @@ class Period:
     end_month: int | None
     kind: str
     start: int = -1
+    explicit_year: bool = False     # the phrase names its year (2023年1-8月, 去年)
 
 
 class TermMatcher:
@@ -128,6 +129,8 @@ class Extractor:
         sentences = _spans(t, body, SENTENCE_SEP)
         para_starts = [s for s, _ in paragraphs]
         masked = self._mask(t)
+        # names in brackets are asides, never subjects, but still hint at where the bulletin is
+        bracketed = [h for h in self.regions.find(t, body, len(t)) if masked[h.start] and not h.code.startswith("@")]
         parks = [Hit(m.start(), m.end(), f"园区={m.group()}", m.group()) for m in self.parks.finditer(t, body)]
         breakdown_hits = [b for b in self.breakdowns.find(t, body, len(t))
                           if not any(p.start <= b.start < p.end for p in parks)]
@@ -138,7 +141,7 @@ class Extractor:
         region_hits = [h for h in self.regions.find(t, body, len(t)) if not masked[h.start]]
         # a named park keeps the place its name starts with as the region (喀什经济开发区 → 喀什)
         breakdown_hits = sorted(breakdown_hits + parks, key=lambda b: b.start)
-        home = self._home_region(doc, region_hits)
+        home = self._home_region(doc, region_hits, bracketed)
         region_hits, breakdown_hits = self._resolve_regions(t, region_hits, breakdown_hits, home)
         industry_hits = [h for h in self.industries.find(t, body, len(t)) if not masked[h.start]]
         metric_hits = self.metrics.find(t, body, len(t))
@@ -148,7 +151,7 @@ class Extractor:
         quantities = [q for q in self.quantities.find(t, body) if q.is_statistic]
         mentions: list[Mention] = []
         # the lead's period is the bulletin's: a later "2021年，夏粮…" is an aside
-        lead_period = next((p[2] for p in period_hits if p[2].kind in FLOW_KINDS), None)
+        lead_period = self._lead_period(doc, period_hits, sentences, quantities)
         last_metric = ""
         metric_by_unit: dict[str, str] = {}
         # Every rule looks at most from the paragraph start to the sentence end: cut each list
@@ -259,10 +262,13 @@ class Extractor:
         return mentions
 
     # -- pieces -------------------------------------------------------------------------------
-    def _home_region(self, doc: Document, hits: list[Hit]) -> str:
+    def _home_region(self, doc: Document, hits: list[Hit], asides: list[Hit]) -> str:
         """The place a bulletin is about: named in its title, first lines and most often."""
         score: dict[str, float] = {}
         first: dict[str, int] = {}
+        for h in asides:
+            score[h.code] = score.get(h.code, 0) + 0.5
+            first.setdefault(h.code, h.start)
         title = normalise_term(doc.title)
         for h in self.regions.find(title, 0, len(title)):
             if not h.code.startswith("@"):
@@ -436,7 +442,9 @@ class Extractor:
                     year = doc.reference_year
                 else:
                     year = _year_for(end, phrase.kind, doc)
-                found.append((m.start(), m.end(), Period(year, end, phrase.kind, m.start()), phrase.priority))
+                found.append((m.start(), m.end(), Period(year, end, phrase.kind, m.start(),
+                                                                  phrase.year in ("year", "prev") or phrase.end_month == "ref"),
+                              phrase.priority))
         # where phrases overlap keep the higher priority (2023年1—8月 over 1—8月 over 2023年)
         found.sort(key=lambda f: (f[0], -f[3]))
         kept: list[tuple[int, int, Period, int]] = []
@@ -446,17 +454,36 @@ class Extractor:
         kept.sort(key=lambda f: f[0])
         return kept
 
+    def _lead_period(self, doc: Document, period_hits: list[tuple[int, int, Period, int]],
+                     sentences: list[tuple[int, int]], quantities: list[Quantity]) -> Period | None:
+        """The bulletin's own period: its title's, else that of the first sentence stating a figure
+        (not "2017年全区投资促进工作会议" in a lead that states none)."""
+        title = normalise_term(doc.title)
+        if title:
+            titled = [h for h in self._periods(title, 0, doc) if h[2].kind in FLOW_KINDS]
+            if titled:
+                return Period(titled[0][2].year, titled[0][2].end_month, titled[0][2].kind, -1,
+                              titled[0][2].explicit_year)
+        with_figures = [(a, b) for a, b in sentences if any(a <= q.num_start < b for q in quantities)]
+        for start, _, period, _ in period_hits:
+            if period.kind in FLOW_KINDS and any(a <= start < b for a, b in with_figures):
+                return period
+        return None
+
     @staticmethod
     def _period(hits: list[tuple[int, int, Period, int]], s_start: int, p_start: int, q: Quantity,
                 doc: Document, carried: Period | None) -> Period | None:
         in_sentence = [h for h in hits if s_start <= h[0] and h[1] <= q.start]
-        if in_sentence:
-            return in_sentence[-1][2]
         in_paragraph = [h for h in hits if p_start <= h[0] and h[1] <= s_start
                         and h[2].kind in FLOW_KINDS + ("as_of",)]
-        if in_paragraph:
-            return in_paragraph[-1][2]
-        return carried
+        chosen = in_sentence[-1][2] if in_sentence else (in_paragraph[-1][2] if in_paragraph else carried)
+        if chosen is not None and not chosen.explicit_year and chosen.kind in FLOW_KINDS:
+            # 去年…。全年累计…: a period named without its year is in the year the paragraph named
+            named = [h[2] for h in hits if p_start <= h[0] and h[1] <= q.start and h[2].explicit_year
+                     and h[0] < chosen.start]
+            if named:
+                return Period(named[-1].year, chosen.end_month, chosen.kind, chosen.start, True)
+        return chosen
 
     def _respectively(self, t: str, s_start: int, s_end: int, qs: list[Quantity], regions: list[Hit],
                       industries: list[Hit], breakdowns: list[Hit]) -> dict[int, dict[str, object]]:

@@ -45,9 +45,9 @@ def _describe(m) -> str:
 def test_case(case, tmp_path, extractor, converter: ScriptConverter, request):
     if case.get("pending"):
         request.applymarker(pytest.mark.xfail(reason=str(case["pending"]), strict=True))
-    front = ""
-    if case.get("published"):
-        front = f"---\nid: case\npublished: {case['published']}\n---\n"
+    meta = {k: case[k] for k in ("published", "title") if case.get(k)}
+    front = "".join(f"{k}: {v}\n" for k, v in meta.items())
+    front = f"---\nid: case\n{front}---\n" if front else ""
     path = tmp_path / "case.md"
     path.write_text(front + case["text"], encoding="utf-8")
     doc = load_document(path, converter, case.get("year"))
