@@ -295,8 +295,16 @@ class Extractor:
                 score[node] = score.get(node, 0) + weight
                 first.setdefault(node, first.get(node, 0))
         if not score:
-            return self.default_home
+            return self._home_from_url(doc.source_url) or self.default_home
         return max(score, key=lambda c: (score[c], -first.get(c, 0)))
+
+    def _home_from_url(self, url: str) -> str:
+        """A bulletin that names no place at all (全市完成…) may still carry it in its address:
+        local papers file stories under the place's romanised name (…/xinxiang_1114/…)."""
+        path = url.lower().split("//", 1)[-1]
+        found = [code for code, r in self.vocab.regions.items()
+                 if (word := r.name_en.split(" ")[0].lower()) and len(word) >= 5 and word in path]
+        return found[0] if len(found) == 1 else ""
 
     def _is_funding_source(self, t: str, h: Hit, home_province: str) -> bool:
         """Another province named in a sentence about funds, without a metric of its own
@@ -306,7 +314,10 @@ class Extractor:
             return False
         if self.metrics.pattern is not None and self.metrics.pattern.match(t, h.end) is not None:
             return False
-        sentence = t[_sentence_start(t, 0, h.start):_clause_end(t, h.end, "。！？!?\n")]
+        start = _sentence_start(t, 0, h.start)
+        # 从资金来源看，…。北京市46.7亿元: the context may be set by the sentence before
+        previous = _sentence_start(t, 0, max(0, start - 1)) if start and t[start - 1] != "\n" else start
+        sentence = t[previous:_clause_end(t, h.end, "。！？!?\n")]
         return self.fund_words.search(sentence) is not None
 
     def _names_default_home(self, t: str, h: Hit, hits: list[Hit], default_province: str) -> bool:

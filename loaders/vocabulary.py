@@ -37,6 +37,7 @@ class Region:
     name: str
     level: str
     parent: str
+    name_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
     regions: dict[str, Region] = {}
     p = seeds_dir / "regions.csv"
     for _, r in read_rows(p, ("region_code", "name_zh", "level", "parent_code")):
-        regions[r["region_code"]] = Region(r["region_code"], r["name_zh"], r["level"], r["parent_code"])
+        regions[r["region_code"]] = Region(r["region_code"], r["name_zh"], r["level"], r["parent_code"],
+                                           r.get("name_en", ""))
 
     def aliases(path: Path, key: str, known: set[str]) -> dict[str, str]:
         out: dict[str, str] = {}
