@@ -151,6 +151,7 @@ class Extractor:
         quantities = [q for q in self.quantities.find(t, body) if q.is_statistic]
         mentions: list[Mention] = []
         # the lead's period is the bulletin's: a later "2021年，夏粮…" is an aside
+        title_park = self._title_park(doc)
         lead_period = self._lead_period(doc, period_hits, sentences, quantities)
         last_metric = ""
         metric_by_unit: dict[str, str] = {}
@@ -199,11 +200,15 @@ class Extractor:
                                          and not _inside(h.start, denominators)], q.start)
                 if industry is None and measure in ("level", "target", "change"):
                     # 12个二产项目: a count names what it counts right after its classifier
-                    industry = next((h for h in industry_hits_w if q.end <= h.start <= q.end + 1), None)
+                    industry = next((h for h in industry_hits_w if h.start == q.end), None)
                 if industry is None:
-                    industry = _last_before([h for h in industry_hits_w if s_start <= h.start < clause_start
+                    # earlier clauses of the statement; a semicolon starts another statement
+                    statement = max(s_start, t.rfind("；", s_start, clause_start) + 1, t.rfind(";", s_start, clause_start) + 1)
+                    industry = _last_before([h for h in industry_hits_w if statement <= h.start < clause_start
                                              and not _inside(h.start, denominators)], q.start)
                 breakdown = self._breakdown(t, breakdown_hits_w, clause_start, s_start, q.start, denominators)
+                if title_park and "园区=" not in breakdown:
+                    breakdown = ";".join(filter(None, [breakdown, title_park]))
                 metric = self._metric(t, metric_hits_w, s_start, p_start, q, denominators, measure)
                 override = assigned.get(id(q), {})
                 region = override.get("region", region)
@@ -464,6 +469,15 @@ class Extractor:
                 kept.append(f)
         kept.sort(key=lambda f: f[0])
         return kept
+
+    def _title_park(self, doc: Document) -> str:
+        """A bulletin titled after a park or zone (开发区招商局…, 喀什中业产业园区) speaks of it."""
+        title = normalise_term(doc.title)
+        named = [m.group() for m in self.parks.finditer(title)]
+        if named:
+            return f"园区={named[0]}"
+        terms = [h.code for h in self.breakdowns.find(title, 0, len(title)) if h.code.startswith("园区=")]
+        return terms[0] if terms else ""
 
     def _lead_period(self, doc: Document, period_hits: list[tuple[int, int, Period, int]],
                      sentences: list[tuple[int, int]], quantities: list[Quantity]) -> Period | None:
