@@ -17,3 +17,19 @@
     from {{ model }}
     where not coalesce(({{ expression }}), false)
 {% endtest %}
+
+{#-
+  Fails on every row whose `column` differs (null-safe) from `other_column` of the row of model
+  `other` that matches it on `join_columns` ({column in model: column in other}), or that has
+  no such row. Filter the rows to check with the test's `where` config.
+-#}
+{% test matches_column_of(model, other, join_columns, column, other_column) %}
+    select checked.*, matched.{{ other_column }} as other_value
+    from (select * from {{ model }}) as checked
+    left join {{ other }} as matched
+        on {% for checked_column, other_join_column in join_columns.items() -%}
+            {%- if not loop.first %} and {% endif -%}
+            matched.{{ other_join_column }} = checked.{{ checked_column }}
+        {%- endfor %}
+    where matched.{{ other_column }} is distinct from checked.{{ column }}
+{% endtest %}

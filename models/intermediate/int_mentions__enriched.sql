@@ -75,6 +75,13 @@ keyed as (
     select
         *,
 
+        -- How far the exact figure may lie from the number as written, were it rounded to the
+        -- digits written: half a unit in the last digit, in `unit` (1616.27亿元 -> 0.005亿 =
+        -- 500000; 1616亿元 -> 0.5亿; 21.59% -> 0.005). Null when value_raw is not a plain
+        -- number (两千, 万亿) or is zero. Used to tell a rounded restatement from a revision.
+        abs({{ safe_divide('value', "try_cast(replace(value_raw, ',', '') as double)") }})
+            * 0.5 / power(10, value_decimals) as value_rounding_tolerance,
+
         -- Only cumulative-from-January (ytd) and single-quarter figures ending in March, June,
         -- September or December belong to a quarter.
         case

@@ -1,6 +1,8 @@
 -- Each quarterized statistic checked against the warehouse's own figures: the same statistic
 -- one year earlier (to recompute the growth rate the bulletin reported) and the total it is a
--- part of (to recompute the share it reported).
+-- part of (to recompute the share it reported): for a region, the same statistic in its
+-- share_parent_code region; for an industry, the region's whole-economy figure of the whole's
+-- metric (the metric itself, or gdp for value_added: int_metrics__share_wholes).
 --
 --   implied_prior_year_ytd_value = ytd_value / (1 + yoy_pct_reported / 100)
 --       what last year's figure must have been for the reported rate to hold;
@@ -23,6 +25,12 @@ regions as (
 
 ),
 
+wholes as (
+
+    select * from {{ ref('int_metrics__share_wholes') }}
+
+),
+
 compared as (
 
     select
@@ -33,6 +41,10 @@ compared as (
 
         regions.share_parent_code,
         parent_region.ytd_value as parent_region_ytd_value,
+        case
+            when quarters.industry_code <> '{{ var("industry_total_code") }}'
+                then coalesce(wholes.industry_whole_metric_code, quarters.metric_code)
+        end as share_whole_metric_code,
         industry_total.ytd_value as industry_total_ytd_value
 
     from quarters
@@ -54,9 +66,12 @@ compared as (
         and parent_region.breakdown = quarters.breakdown
         and parent_region.year = quarters.year
         and parent_region.quarter = quarters.quarter
-    -- the whole-economy figure of the region, for an industry's share of it
+    -- the whole-economy figure of the region, for an industry's share of it; for value added
+    -- the whole is GDP (int_metrics__share_wholes)
+    left join wholes
+        on wholes.metric_code = quarters.metric_code
     left join quarters as industry_total
-        on industry_total.metric_code = quarters.metric_code
+        on industry_total.metric_code = coalesce(wholes.industry_whole_metric_code, quarters.metric_code)
         and industry_total.region_code = quarters.region_code
         and industry_total.industry_code = '{{ var("industry_total_code") }}'
         and industry_total.breakdown = quarters.breakdown

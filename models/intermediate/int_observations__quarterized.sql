@@ -5,7 +5,8 @@
 --   * a single-quarter figure the bulletins reported (period_kind 'quarter');
 --   * for Q1 of a flow, the year-to-date figure through March (the same period);
 --   * for Q2..Q4, ytd(n) - ytd(n-1), only for additive flows (a per-capita income or a stock
---     does not difference into a quarter) and only when both ytd figures were observed.
+--     does not difference into a quarter) and only when both ytd figures were observed (ytd
+--     through March may also come from a reported Q1-alone figure: the same period).
 --     These are the rows with is_derived = true.
 
 with
@@ -73,7 +74,11 @@ joined as (
         ytd.share_pct as share_pct_reported,
         ytd.change_value,
         ytd.completion_pct,
-        previous_ytd.level_value as previous_quarter_ytd_value,
+        -- ytd through the previous quarter; through March that is also Q1 alone
+        coalesce(
+            previous_ytd.level_value,
+            case when spine.quarter = 2 then previous_single_quarter.level_value end
+        ) as previous_quarter_ytd_value,
         single_quarter.level_value as quarter_value_reported,
         single_quarter.yoy_pct as quarter_yoy_pct_reported,
 
@@ -111,6 +116,13 @@ joined as (
         and previous_ytd.breakdown = spine.breakdown
         and previous_ytd.period_year = spine.period_year
         and previous_ytd.quarter = spine.quarter - 1
+    left join single_quarter as previous_single_quarter
+        on previous_single_quarter.metric_code = spine.metric_code
+        and previous_single_quarter.region_code = spine.region_code
+        and previous_single_quarter.industry_code = spine.industry_code
+        and previous_single_quarter.breakdown = spine.breakdown
+        and previous_single_quarter.period_year = spine.period_year
+        and previous_single_quarter.quarter = spine.quarter - 1
 
 ),
 

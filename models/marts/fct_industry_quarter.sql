@@ -59,7 +59,8 @@ final as (
         compared.quarter_yoy_pct_reported,
 
         compared.share_pct_reported,
-        -- the industry's share of the region's whole-economy figure
+        -- the industry's share of the region's whole-economy figure (of gdp for value_added)
+        compared.share_whole_metric_code,
         compared.share_pct_of_industry_total as share_pct_computed,
         round(compared.share_pct_reported - compared.share_pct_of_industry_total, 6) as share_gap_pp,
 
