@@ -17,12 +17,26 @@ def _progress(enabled: bool):
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from .corpus import extract_corpus
+    import csv
+
+    from .corpus import UNRESOLVED_COLUMNS, extract_corpus, unresolved_report
     from .seeds import raw_metrics_frame, write_csv
     from .vocabulary import load_vocabulary
 
     result = extract_corpus(args.paths, load_vocabulary(), args.year, _progress(sys.stderr.isatty()))
     write_csv(raw_metrics_frame(m.as_row() for m in result.mentions), args.out)
+    unresolved = unresolved_report(result.mentions)
+    if args.unresolved:
+        with args.unresolved.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=UNRESOLVED_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(unresolved)
+    if unresolved:
+        print(f"unresolved names ({len(unresolved)}; the most frequent; add them to seeds/*_aliases.csv):",
+              file=sys.stderr)
+        for r in unresolved[:10]:
+            print(f"  {r['name_kind']:<8} {r['raw_name']:<14} ×{r['n_mentions']}  e.g. {r['example_doc_id']}: "
+                  f"{str(r['example_quote'])[-40:]}", file=sys.stderr)
     for r in result.rejected:
         where = f"{r['path']}:{r['line']}" if r["line"] else r["path"]
         print(f"rejected {where}: {r['reason']}", file=sys.stderr)
@@ -47,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path, help="files, or folders of .md/.txt bulletins")
     p.add_argument("--out", type=Path, required=True, help="CSV file to write")
     p.add_argument("--year", type=int, help="reference year for documents that give none")
+    p.add_argument("--unresolved", type=Path, help="also write the unresolved-names report to this CSV")
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("run", help="extract → seeds → dbt build → expectations → publish")

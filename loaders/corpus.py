@@ -52,3 +52,22 @@ def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | Non
         result.mentions.extend(mentions)
         result.documents.append(document_row(doc, len(mentions)))
     return result
+
+
+UNRESOLVED_COLUMNS = ("name_kind", "raw_name", "n_mentions", "n_documents", "example_doc_id", "example_quote")
+
+
+def unresolved_report(mentions: list[Mention]) -> list[dict[str, object]]:
+    """Names found in the text that no vocabulary entry resolves, most frequent first: the work
+    list for growing seeds/*_aliases.csv (the dbt model unresolved_names holds the same)."""
+    groups: dict[tuple[str, str], list[Mention]] = {}
+    for m in mentions:
+        for kind, code, raw in (("region", m.region_code, m.region_raw), ("industry", m.industry_code, m.industry_raw),
+                                ("metric", m.metric_code, m.metric_raw)):
+            if raw and not code:
+                groups.setdefault((kind, raw), []).append(m)
+    rows = [{"name_kind": kind, "raw_name": raw, "n_mentions": len(ms),
+             "n_documents": len({m.doc_id for m in ms}), "example_doc_id": ms[0].doc_id,
+             "example_quote": ms[0].quote.replace("\n", " ")}
+            for (kind, raw), ms in groups.items()]
+    return sorted(rows, key=lambda r: (-int(r["n_mentions"]), str(r["name_kind"]), str(r["raw_name"])))

@@ -25,6 +25,8 @@ CLAUSE_SEP = re.compile(r"[，,；;]|:(?!\d)|(?<!\d):")
 SENTENCE_SEP = "。！？!?\n"
 LIST_SEP = re.compile(r"^\s*(?:、|和|及|与)\s*$")
 FLOW_KINDS = ("ytd", "year", "quarter", "month")
+# verbs and particles around a figure that are not part of what it measures
+UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达到|达|为|有|已)+|(?:共|累计|共计|达到|达|为|是|有|约|近|超过|超|逾)+$")
 ACTUAL = re.compile(r"已|实际|累计")
 # An event's venue (在乌鲁木齐举行) and a distance's reference point (东距乌鲁木齐170公里) name a
 # place that is never the subject of a statistic, nor what the bulletin is about.
@@ -115,6 +117,11 @@ class Extractor:
         suffixes = "|".join(re.escape(x) for x in sorted(vocab.park_suffixes, key=len, reverse=True))
         # 喀什经济开发区, 喀什中业产业园区: a place, up to six more characters, a park word
         self.parks = re.compile(rf"(?:{places})[\u4e00-\u9fff]{{0,6}}?(?:{suffixes})")
+        # names the vocabularies lack, kept raw so that they are reported, never dropped
+        # (a place's name is short; a cluster's may follow a place: 全区低空经济产业集群)
+        self.unknown = {kind: re.compile(rf"(?:^|(?<=[，,。、；;：:（(“\s在从至到和与及对]))([\u4e00-\u9fff]{{2,{width}}}?"
+                                         rf"(?:{'|'.join(map(re.escape, sorted(sfx, key=len, reverse=True)))}))")
+                        for kind, width in (("region", 4), ("industry", 12)) if (sfx := vocab.name_suffixes.get(kind))}
         self.fund_words = re.compile(r"资金|投资|引资|到位|注入|来源")
         self.industries = TermMatcher(vocab.industry_aliases)
         self.metrics = TermMatcher(vocab.metric_aliases)
@@ -143,7 +150,9 @@ class Extractor:
         breakdown_hits = sorted(breakdown_hits + parks, key=lambda b: b.start)
         home = self._home_region(doc, region_hits, bracketed)
         region_hits, breakdown_hits = self._resolve_regions(t, region_hits, breakdown_hits, home)
+        region_hits = self._with_unknown("region", t, body, region_hits, masked)
         industry_hits = [h for h in self.industries.find(t, body, len(t)) if not masked[h.start]]
+        industry_hits = self._with_unknown("industry", t, body, industry_hits, masked)
         metric_hits = self.metrics.find(t, body, len(t))
         period_hits = self._periods(t, body, doc)
         default_region = home
@@ -222,7 +231,9 @@ class Extractor:
                     metric_code = metric_by_unit.get(_unit_family(q.unit), "")
                 else:
                     metric_code = prev.metric_code if prev else last_metric
-                metric_raw = metric.raw if metric else ""
+                metric_raw = metric.raw if metric else (
+                    self._metric_words(t, clause_start, q, region_hits_w, industry_hits_w, period_hits_w)
+                    if measure in ("level", "target", "change") and not metric_code else "")
                 period = self._period(period_hits_w, s_start, p_start, q, doc, lead_period)
                 kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
                 if period is None or period.start < s_start and kind_of_metric == "stock":
@@ -469,6 +480,39 @@ class Extractor:
                 kept.append(f)
         kept.sort(key=lambda f: f[0])
         return kept
+
+    @staticmethod
+    def _metric_words(t: str, clause_start: int, q: Quantity, regions: list[Hit], industries: list[Hit],
+                      periods: list[tuple[int, int, Period, int]]) -> str:
+        """What a figure with no known metric measures, as written: the clause's words between its
+        subject or period and the number (全区实现{社会消费品零售总额}1609.8亿元), for the
+        unresolved report."""
+        start = clause_start
+        for end in [h.end for h in regions + industries] + [p[1] for p in periods]:
+            if clause_start <= end <= q.start:
+                start = max(start, end)
+        words = re.split(r"[\d()（）、%]", t[start:q.start])[-1]
+        words = UNIT_VERBS.sub("", words).strip(" ，,：:“”\"\n")
+        return words[-12:] if re.search(r"[\u4e00-\u9fff]{2}", words) else ""
+
+    def _with_unknown(self, kind: str, t: str, body: int, known: list[Hit], masked: list[bool]) -> list[Hit]:
+        """Add the names of `kind` that no vocabulary entry matched, with an empty code."""
+        pattern = self.unknown.get(kind)
+        if pattern is None:
+            return known
+        finder = self.regions if kind == "region" else self.industries
+        taken = [(h.start, h.end) for h in finder.find(t, body, len(t))]
+        stop = set(self.vocab.name_suffixes.get("stop_start", ()))
+        extra = []
+        for m in pattern.finditer(t, body):
+            start = m.start(1)
+            if kind != "region":  # 全区低空经济产业集群: the place before the name is not part of it
+                start = max([start] + [h.end for h in self.regions.find(t, start, m.end(1)) if h.start == start])
+            if m.end(1) - start < 3 or any(masked[start:m.end(1)]) or t[start] in stop \
+                    or any(a < m.end(1) and start < b for a, b in taken):
+                continue
+            extra.append(Hit(start, m.end(1), "", t[start:m.end(1)]))
+        return sorted(known + extra, key=lambda h: h.start)
 
     def _title_park(self, doc: Document) -> str:
         """A bulletin titled after a park or zone (开发区招商局…, 喀什中业产业园区) speaks of it."""

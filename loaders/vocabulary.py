@@ -82,6 +82,7 @@ class Vocabulary:
     cues: tuple[MeasureCue, ...]
     relative_regions: dict[str, str]      # 全省/全市/该县 -> the level it refers to
     park_suffixes: tuple[str, ...]        # 经济开发区, 产业园区: a place name before them names a park
+    name_suffixes: dict[str, tuple[str, ...]]  # region/industry -> suffixes of names we may not know yet
 
     def level_class(self, code: str) -> str:
         """province | prefecture | county | division | regiment | corps | grouping"""
@@ -169,5 +170,9 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
     p = grammar_dir / "relative_regions.csv"
     relative = {r["term"]: r["level"] for _, r in read_rows(p, ("term", "level"))}
     parks = tuple(r["suffix"] for _, r in read_rows(grammar_dir / "park_suffixes.csv", ("suffix",)))
+    suffixes: dict[str, list[str]] = {}
+    for _, r in read_rows(grammar_dir / "name_patterns.csv", ("kind", "suffix")):
+        suffixes.setdefault(r["kind"], []).append(r["suffix"])
     return Vocabulary(regions, region_aliases, industries, industry_aliases, metrics, metric_aliases,
-                      units, scales, breakdown_terms, tuple(periods), tuple(cues), relative, parks)
+                      units, scales, breakdown_terms, tuple(periods), tuple(cues), relative, parks,
+                      {k: tuple(v) for k, v in suffixes.items()})
