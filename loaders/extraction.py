@@ -126,7 +126,8 @@ class Extractor:
         self.industries = TermMatcher(vocab.industry_aliases)
         self.metrics = TermMatcher(vocab.metric_aliases)
         self.breakdowns = TermMatcher({k: f"{a}={b}" for k, (a, b) in vocab.breakdown_terms.items()})
-        self.cues = {scope: [c for c in vocab.cues if c.scope == scope] for scope in ("clause", "sentence", "after")}
+        self.cues = {scope: [c for c in vocab.cues if c.scope == scope]
+                     for scope in ("goal", "clause", "sentence", "after")}
 
     # -- document level ---------------------------------------------------------------------
     def extract(self, doc: Document) -> list[Mention]:
@@ -402,8 +403,9 @@ class Extractor:
             # the next item of a list (53.87%、48.72%) has the measure of the first
             return prev.measure, 1 if prev.value >= 0 or prev.measure not in ("yoy_pct", "pp_change", "change") else -1
         # the words right before the number decide first, then what follows it, then the sentence
-        for scope, where in (("clause", text), ("after", t[q.end:q.end + 8]), ("sentence", t[s_start:q.start])):
-            if scope == "sentence" and ACTUAL.search(text):
+        for scope, where in (("goal", t[s_start:q.start]), ("clause", text), ("after", t[q.end:q.end + 8]),
+                             ("sentence", t[s_start:q.start])):
+            if scope in ("goal", "sentence") and ACTUAL.search(text):
                 continue  # 计划新建1000个，已开工920个: what has happened is no plan
             for cue in self.cues[scope]:
                 if cue.applies_to in (kind, "any") and cue.pattern.search(where):

@@ -104,6 +104,8 @@ class QuantityFinder:
             # a lone 十/千/万 glued to a unit word is usually a word (十大, 千瓦 handled by units)
             if not any(c in raw for c in "十百千万亿点") or len(raw) == 1 and raw not in "万千百":
                 return None
+            if text.rfind("“", 0, m.start()) > text.rfind("”", 0, m.start()):
+                return None  # “百家企业和田行”: a numeral inside a quoted name is part of the name
             number = parse_cn_number(raw)
             if number is None:
                 return None

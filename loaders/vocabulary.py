@@ -63,8 +63,9 @@ class MeasureCue:
     measure: str
     sign: int
     applies_to: str       # percent | pp | times | amount | any
-    scope: str            # clause: text before the number in its clause; sentence: anywhere
-                          # before it in the sentence; after: right after the number
+    scope: str            # goal: anywhere before it in the sentence, checked first; clause: text
+                          # before the number in its clause; sentence: anywhere before it in the
+                          # sentence; after: right after the number
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,8 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
     cues = []
     p = grammar_dir / "measure_cues.csv"
     for line, r in read_rows(p, ("pattern", "measure", "sign", "applies_to", "scope")):
-        if r["scope"] not in ("clause", "sentence", "after"):
-            raise VocabularyError(p, line, f"scope {r['scope']!r} is not clause, sentence or after")
+        if r["scope"] not in ("goal", "clause", "sentence", "after"):
+            raise VocabularyError(p, line, f"scope {r['scope']!r} is not goal, clause, sentence or after")
         cues.append(MeasureCue(_compile(p, line, r["pattern"]), r["measure"], int(r["sign"] or 1),
                                r["applies_to"], r["scope"]))
     p = grammar_dir / "relative_regions.csv"
