@@ -24,7 +24,7 @@ DOC_SUFFIXES = (".md", ".txt")
 SENTENCE_END = set("。！？!?；;")
 _FULL_TO_HALF = {chr(0xFF10 + i): str(i) for i in range(10)}
 _FULL_TO_HALF.update({"．": ".", "％": "%", "－": "-", "～": "~", "：": ":", "＋": "+", "／": "/",
-                      "（": "(", "）": ")", "﹔": "；", "　": " "})
+                      "（": "(", "）": ")", "﹔": "；", "　": " ", "∶": ":"})
 _FULL_TO_HALF.update({chr(0xFF21 + i): chr(0x41 + i) for i in range(26)})
 _FULL_TO_HALF.update({chr(0xFF41 + i): chr(0x61 + i) for i in range(26)})
 
@@ -230,6 +230,11 @@ def infer_reference_date(body: str) -> tuple[int | None, int | None]:
 
 def load_document(path: Path, converter: ScriptConverter, default_year: int | None = None) -> Document:
     try:
+        # refuse an oversized file before reading it: never hold a 50 MB file in memory to say no
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise DocumentError(path, f"file too large ({size / 2**20:.1f} MB, the limit is "
+                                      f"{MAX_BYTES / 2**20:.0f} MB); not read")
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(path, f"cannot read: {exc.strerror or exc}") from None

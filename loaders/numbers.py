@@ -66,7 +66,7 @@ class QuantityFinder:
             rf"(?P<before>{before})?(?P<ord>第)?"
             rf"(?:(?P<num>(?<![0-9.])(?<![0-9.] )\d+(?:\.\d+)?)|"
             rf"(?P<cn>(?<![{CN_DIGITS}])[{CN_DIGITS}]+(?:点[{CN_DIGITS}]+)?))"
-            rf"\s*(?P<scale>{scale_alt})?(?P<mid>[余多])?\s*"
+            rf"\s*(?P<mid0>[余多])?(?P<scale>{scale_alt})?(?P<mid>[余多])?\s*"
             rf"(?P<unit>倍|{unit_alt})(?P<after>余|多|左右|以上)?"
         )
         self.range_pattern = re.compile(r"(?<![0-9.])(\d+(?:\.\d+)?)\s*(?:到|至|—|–|-|~)\s*$")
@@ -102,7 +102,8 @@ class QuantityFinder:
         else:
             raw = m["cn"]
             # a lone 十/千/万 glued to a unit word is usually a word (十大, 千瓦 handled by units)
-            if not any(c in raw for c in "十百千万亿点") or len(raw) == 1 and raw not in "万千百":
+            if (not any(c in raw for c in "十百千万亿点") or len(raw) == 1 and raw not in "万千百") \
+                    and unit_raw != "成":  # 六成以上: a single digit is a number before 成
                 return None
             if text.rfind("“", 0, m.start()) > text.rfind("”", 0, m.start()):
                 return None  # “百家企业和田行”: a numeral inside a quoted name is part of the name
@@ -118,7 +119,7 @@ class QuantityFinder:
         if text.startswith("级", m.end()) or (m["after"] == "以上" and m.end() < len(text)
                                              and ("\u4e00" <= text[m.end()] <= "\u9fff")):
             return None  # 千亿元级工程, 10亿元以上项目, 增速在20%以上的: a size class, not a quantity
-        approx = (m["before"] or "") or (m["mid"] or "") or (m["after"] or "")
+        approx = (m["before"] or "") or (m["mid0"] or "") or (m["mid"] or "") or (m["after"] or "")
         if m["after"] in ("以上",):
             approx = "以上"
         if unit_raw == "倍":
@@ -130,7 +131,7 @@ class QuantityFinder:
         value = float(f"{value:.10g}")
         num_start = m.start("num") if m["num"] is not None else m.start("cn")
         return Quantity(m.start(), m.end(), num_start, value, raw, unit.unit,
-                        scale_raw + (m["mid"] or "") + unit_raw + (m["after"] or ""), approx,
+                        (m["mid0"] or "") + scale_raw + (m["mid"] or "") + unit_raw + (m["after"] or ""), approx,
                         False, unit.keep, bool(m["ord"]))
 
     def _range_start(self, text: str, m: re.Match[str], q: Quantity) -> Quantity | None:
