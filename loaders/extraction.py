@@ -27,6 +27,9 @@ LIST_SEP = re.compile(r"^\s*(?:、|和|及|与)\s*$")
 FLOW_KINDS = ("ytd", "year", "quarter", "month")
 # verbs and particles around a figure that are not part of what it measures
 UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达到|达|为|有|已)+|(?:共|累计|共计|达到|达|为|是|有|约|近|超过|超|逾)+$")
+UNKNOWN_LEVEL = {"市": "prefecture", "州": "prefecture", "盟": "prefecture", "区": "prefecture",
+                 "县": "county", "旗": "county"}   # an unknown name's level, by its last character
+SOURCE_BEFORE = re.compile(r"(?:引进|来自|从)$")   # where money comes from
 ACTUAL = re.compile(r"已|实际|累计")
 # An event's venue (在乌鲁木齐举行) and a distance's reference point (东距乌鲁木齐170公里) name a
 # place that is never the subject of a statistic, nor what the bulletin is about.
@@ -149,8 +152,14 @@ class Extractor:
         region_hits = [h for h in self.regions.find(t, body, len(t)) if not masked[h.start]]
         # a named park keeps the place its name starts with as the region (喀什经济开发区 → 喀什)
         breakdown_hits = sorted(breakdown_hits + parks, key=lambda b: b.start)
-        home = self._home_region(doc, region_hits, bracketed)
-        region_hits, breakdown_hits = self._resolve_regions(t, region_hits, breakdown_hits, home)
+        unknown_places = self._with_unknown("region", t, body, [], masked)
+        home = self._home_region(doc, region_hits + unknown_places, bracketed)
+        home_raw = ""
+        if home.startswith("?"):
+            # the bulletin is about a place the vocabulary lacks (阿拉善盟): its figures stay
+            # unresolved under that name rather than defaulting to Xinjiang
+            home, home_raw = "", home[1:]
+        region_hits, breakdown_hits = self._resolve_regions(t, region_hits, breakdown_hits, home, home_raw)
         region_hits = self._with_unknown("region", t, body, region_hits, masked)
         industry_hits = [h for h in self.industries.find(t, body, len(t)) if not masked[h.start]]
         industry_hits = self._with_unknown("industry", t, body, industry_hits, masked)
@@ -239,6 +248,9 @@ class Extractor:
                 kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
                 if period is None or period.start < s_start and kind_of_metric == "stock":
                     period = Period(doc.reference_year, doc.reference_month, "as_of")
+                implied = self.vocab.metrics.get(metric_code, {}).get("industry_code", "")
+                if industry is None and implied in self.vocab.industries:
+                    industry = Hit(q.start, q.start, implied, "")  # 接待游客 is tourism
                 if q.ordinal:
                     period = Period(period.year, period.end_month if period.kind != "ytd" else doc.reference_month,
                                     "since")
@@ -254,7 +266,7 @@ class Extractor:
                     metric_code=metric_code, metric_name=self.vocab.metrics.get(metric_code, {}).get("name_zh", ""),
                     metric_raw=metric_raw,
                     region_code=region_code, region_name=self.vocab.region_name(region_code),
-                    region_raw=region.raw if region else "",
+                    region_raw=region.raw if region else (home_raw if not region_code else ""),
                     industry_code=industry.code if industry else "",
                     industry_name=self.vocab.industries.get(industry.code, "") if industry else "",
                     industry_raw=industry.raw if industry else "",
@@ -298,11 +310,13 @@ class Extractor:
             if h.code.startswith("@"):
                 relative.append((h.code[1:], weight))
                 continue
-            if self._is_funding_source(doc.match_text, h, default_province) and \
-                    self._names_default_home(doc.match_text, h, hits, default_province):
-                continue  # 山东钢铁…到新疆投资: a partner, not what the bulletin is about
-            score[h.code] = score.get(h.code, 0) + weight
-            first.setdefault(h.code, h.start)
+            if self._is_funding_source(doc.match_text, h, default_province) and (
+                    self._names_default_home(doc.match_text, h, hits, default_province)
+                    or SOURCE_BEFORE.search(doc.match_text, max(0, h.start - 2), h.start)):
+                continue  # 山东钢铁…到新疆投资, 引进广东省资金: a partner, not what the bulletin is about
+            key = h.code or "?" + h.raw   # a place the vocabulary lacks still counts
+            score[key] = score.get(key, 0) + weight
+            first.setdefault(key, h.start)
         # 全区/我区 speak of the autonomous region, 全市 of the city: each relative reference
         # supports the named place, or its ancestor, at that level
         named = list(score)
@@ -311,6 +325,9 @@ class Extractor:
                          for code in named} - {""}:
                 score[node] = score.get(node, 0) + weight
                 first.setdefault(node, first.get(node, 0))
+            for key in named:  # 全市 supports an unknown 酒泉市, 全盟 an unknown 阿拉善盟
+                if key.startswith("?") and UNKNOWN_LEVEL.get(key[-1]) == level:
+                    score[key] += weight
         if not score:
             return self._home_from_url(doc.source_url) or self.default_home
         return max(score, key=lambda c: (score[c], -first.get(c, 0)))
@@ -329,8 +346,9 @@ class Extractor:
         province = self.vocab.province_of(h.code)
         if not home_province or not province or province == home_province:
             return False
-        if self.metrics.pattern is not None and self.metrics.pattern.match(t, h.end) is not None:
-            return False
+        if self.metrics.pattern is not None and self.metrics.pattern.match(t, h.end) is not None \
+                and not SOURCE_BEFORE.search(t, max(0, h.start - 2), h.start):
+            return False  # 甘肃省招商引资到位资金… is Gansu's own; 引进广东省到位资金 is from Guangdong
         start = _sentence_start(t, 0, h.start)
         # 从资金来源看，…。北京市46.7亿元: the context may be set by the sentence before
         previous = _sentence_start(t, 0, max(0, start - 1)) if start and t[start - 1] != "\n" else start
@@ -344,7 +362,7 @@ class Extractor:
                    and self.vocab.province_of(o.code) == default_province for o in hits)
 
     def _resolve_regions(self, t: str, hits: list[Hit], breakdowns: list[Hit],
-                         home: str) -> tuple[list[Hit], list[Hit]]:
+                         home: str, home_raw: str = "") -> tuple[list[Hit], list[Hit]]:
         """Relative references become the home region at their level; another province named
         where funds are spoken of is where the money comes from (资金来源), not the subject,
         unless a metric follows its name directly."""
@@ -358,7 +376,7 @@ class Extractor:
                 code = next((c for c in lineage if self.vocab.level_class(c) == level), "")
                 if not code and level == "province" and home_province:
                     code = home_province
-                regions.append(Hit(h.start, h.end, code or home, h.raw))
+                regions.append(Hit(h.start, h.end, code or home, h.raw if code or home else home_raw or h.raw))
                 continue
             if self._is_funding_source(t, h, home_province):
                 extra.append(Hit(h.start, h.end, f"资金来源={self.vocab.region_name(h.code)}", h.raw))

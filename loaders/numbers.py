@@ -64,12 +64,12 @@ class QuantityFinder:
         self.pattern = re.compile(
             rf"(?P<pbefore>{before})?百分之(?P<pct>[{CN_DIGITS}点]+|\d+(?:\.\d+)?)|"
             rf"(?P<before>{before})?(?P<ord>第)?"
-            rf"(?:(?P<num>(?<![0-9.])(?<![0-9.] )\d+(?:\.\d+)?)|"
+            rf"(?:(?P<num>(?<![0-9.])(?<!\d,)(?<![0-9.] )(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?)|"
             rf"(?P<cn>(?<![{CN_DIGITS}])[{CN_DIGITS}]+(?:点[{CN_DIGITS}]+)?))"
             rf"\s*(?P<mid0>[余多])?(?P<scale>{scale_alt})?(?P<mid>[余多])?\s*"
             rf"(?P<unit>倍|{unit_alt})(?P<after>余|多|左右|以上)?"
         )
-        self.range_pattern = re.compile(r"(?<![0-9.])(\d+(?:\.\d+)?)\s*(?:到|至|—|–|-|~)\s*$")
+        self.range_pattern = re.compile(rf"(?<![0-9.])(\d+(?:\.\d+)?)\s*({scale_alt})?\s*(?:到|至|—|–|-|~)\s*$")
 
     def find(self, text: str, start: int = 0, end: int | None = None) -> list[Quantity]:
         end = len(text) if end is None else end
@@ -98,7 +98,7 @@ class QuantityFinder:
             raw = m["num"]
             if m.start("num") > 0 and text[m.start("num") - 1].isalnum() and not self._cjk(text[m.start("num") - 1]):
                 return None  # part of a code or identifier
-            number = float(raw)
+            number = float(raw.replace(",", ""))  # 9,355.26: thousands separators
         else:
             raw = m["cn"]
             # a lone 十/千/万 glued to a unit word is usually a word (十大, 千瓦 handled by units)
@@ -135,13 +135,16 @@ class QuantityFinder:
                         False, unit.keep, bool(m["ord"]))
 
     def _range_start(self, text: str, m: re.Match[str], q: Quantity) -> Quantity | None:
-        """150到200毫升: the first number of a range takes the unit and scale of the second."""
+        """150到200毫升, 3至5亿元: the first number of a range takes the unit of the second, and its
+        scale unless it has its own (10万至20万千瓦)."""
         head = text[max(0, m.start() - 16): m.start()]
         r = self.range_pattern.search(head)
-        if r is None or not q.is_statistic or not m["num"] or not float(m["num"]):
+        second = float(m["num"].replace(",", "")) if m["num"] else 0.0
+        if r is None or not q.is_statistic or not second:
             return None
         first = float(r[1])
-        factor = q.value / float(m["num"])
+        second_scale = self.vocab.scales.get(m["scale"] or "", 1.0)
+        factor = q.value / second / second_scale * (self.vocab.scales[r[2]] if r[2] else second_scale)
         base = max(0, m.start() - 16)
         return Quantity(base + r.start(1), base + r.end(1), base + r.start(1), float(f"{first * factor:.10g}"),
                         r[1], q.unit, q.unit_raw, q.approx, q.is_times, q.is_statistic, False)
