@@ -191,6 +191,7 @@ SELECT *,
        coalesce(approx, '') <> '' AS is_approximate,
        coalesce(length(regexp_extract(value_raw, '[.]([0-9]+)', 1)), 0) AS value_decimals,
        metric_code IS NOT NULL AND region_code IS NOT NULL AS is_observable,
+       TRUE AS is_chosen,
        md5(concat_ws('|', metric_code, region_code, coalesce(industry_code, 'TOTAL'), coalesce(breakdown, 'none'),
                      period_year, period_end_month, period_kind, measure)) AS observation_key
 FROM raw_metrics
@@ -610,6 +611,23 @@ def test_an_older_quarter_without_whole_region_total_passes(tmp_path: Path) -> N
     result = gate_on(tmp_path, "DELETE FROM fct_region_quarter WHERE metric_code = 'gdp' AND region_code = '650000'"
                                " AND year = 2023")
     assert result.get("fct_region_quarter", "latest_period_has_whole_total").success
+
+
+def test_an_approximate_share_is_not_held_to_the_levels(tmp_path: Path) -> None:
+    # "第一产业占比超过一成" is a bound: 10 % written as 一成 against 140 / 1400 = 10 %, then 5 %
+    result = gate_on(tmp_path,
+                     "UPDATE fct_industry_quarter SET share_pct_reported = 5.0"
+                     " WHERE industry_code = 'PRIMARY' AND region_code = '650000' AND year = 2024",
+                     "UPDATE fct_metric_mentions SET is_approximate = TRUE, approx = '超过'"
+                     " WHERE measure = 'share_pct' AND industry_code = 'PRIMARY' AND region_code = '650000'")
+    check = result.get("fct_industry_quarter", "share_agrees_with_levels")
+    assert check.success and check.element_count == 4
+    # the same share stated exactly fails (test_sector_share_contradicting_levels_fails)
+    (tmp_path / "exact").mkdir()
+    result = gate_on(tmp_path / "exact",
+                     "UPDATE fct_industry_quarter SET share_pct_reported = 5.0"
+                     " WHERE industry_code = 'PRIMARY' AND region_code = '650000' AND year = 2024")
+    assert not result.get("fct_industry_quarter", "share_agrees_with_levels").success
 
 
 def test_missing_table_and_column_are_errors_naming_them(tmp_path: Path) -> None:
