@@ -185,8 +185,12 @@ class Extractor:
         def window(hits: list, starts: list[int], a: int, b: int) -> list:
             return hits[bisect.bisect_left(starts, a):bisect.bisect_left(starts, b)]
 
+        current_paragraph = -1
         for (s_start, s_end) in sentences:
             p_start = para_starts[bisect.bisect_right(para_starts, s_start) - 1]
+            if p_start != current_paragraph:
+                # "the last metric measured in this unit" holds within a paragraph only
+                current_paragraph, metric_by_unit = p_start, {}
             qs = window(quantities, q_starts, s_start, s_end)
             if not qs and not RATIO.search(t, s_start, s_end):
                 continue
