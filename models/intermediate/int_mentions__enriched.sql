@@ -62,7 +62,9 @@ canonical as (
         coalesce(length(regexp_extract(mentions.value_raw, '[.．]([0-9０-９]+)', 1)), 0)
             as value_decimals,
 
-        mentions.metric_code is not null and mentions.region_code is not null as is_observable
+        -- an unresolved industry (raw name, no code) must not pass for the whole economy
+        mentions.metric_code is not null and mentions.region_code is not null
+            and (mentions.industry_code is not null or mentions.industry_raw is null) as is_observable
 
     from mentions
     left join metrics
