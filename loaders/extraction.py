@@ -224,6 +224,8 @@ class Extractor:
                 if industry is None and measure in ("level", "target", "change"):
                     # 12个二产项目: a count names what it counts right after its classifier
                     industry = next((h for h in industry_hits_w if h.start == q.end), None)
+                if industry is not None and "等" in t[industry.end:q.start]:
+                    industry = None  # 旅游开发等7大类、总投资1166亿元: the figure sums the listed kinds
                 if industry is None:
                     # earlier clauses of the statement; a semicolon starts another statement
                     statement = max(s_start, t.rfind("；", s_start, clause_start) + 1, t.rfind(";", s_start, clause_start) + 1)
