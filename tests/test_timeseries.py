@@ -4,7 +4,7 @@ dev bulletins over many years) builds one warehouse whose time series hold acros
 One module-scoped run (about a minute). The time-series assertions read the warehouse that dbt
 built: the published file, or — while the quality gate refuses to publish because of extraction
 errors — the staging file the pipeline keeps beside it. Whether the corpus publishes is a test of
-its own, marked xfail(strict) with the checks that fail today; the gate itself is not weakened.
+its own; the gate itself is not weakened.
 """
 from __future__ import annotations
 
@@ -77,13 +77,6 @@ def corpus_run(tmp_path_factory) -> CorpusRun:
 
 # ------------------------------------------------------------------ publishing
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the quality gate refuses the real corpus because of extraction errors (the assertion lists "
-    "the failing checks and quotes). On 2026-11-29: d100 (阿拉善盟, Inner Mongolia, whose 全区 is "
-    "内蒙古) filed under 650000 makes 273.1亿元 Xinjiang's latest 2024 total, so d006's 北疆/南疆, "
-    "prefecture and cluster figures exceed it (north_plus_south_equals_whole, part_not_above_whole, "
-    "industry_not_above_region_total) and restated_value_agrees_across_documents fails; d034 「总投资"
-    "达1166亿元」 as fixed_asset_investment. Remove this mark when the corpus publishes."))
 def test_the_real_corpus_publishes(corpus_run):
     assert corpus_run.exit_code == 0, "quality gate failed: " + " | ".join(corpus_run.failed_gate_checks())
 
@@ -198,10 +191,6 @@ def test_reported_yoy_implies_the_earlier_bulletin_figure(corpus_run):
     assert implied == pytest.approx(d006[0][0], rel=5e-4)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "extraction: d100 (阿拉善盟, Inner Mongolia: its 全区 is 内蒙古) is filed under 650000; as the "
-    "latest publication (2025-01-23) its 「引进国内到位资金273.1亿元」 revises Xinjiang's 2024 "
-    "full-year 9355.26亿元 (d006), so 2025's computed YoY is 3802% instead of 13.90%"))
 def test_2025_full_year_yoy_computed_across_bulletins_agrees_with_the_reported(corpus_run):
     (prior, computed, reported, flag), = corpus_run.query("""
         select prior_year_ytd_value, yoy_pct_computed, yoy_pct_reported, yoy_gap_flag
