@@ -21,6 +21,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: setup
 	$(BIN)/tongbi run
+	$(BIN)/tongbi report
 
 test: setup
 	$(BIN)/python -m pytest
@@ -36,5 +37,5 @@ score: setup
 	    --pred runs/dev_raw_metrics.csv --docs $(SHARED)/corpus/dev
 
 clean:
-	rm -rf $(VENV) target logs runs warehouse*.duckdb* seeds/raw_metrics.csv seeds/documents.csv \
+	rm -rf $(VENV) target logs runs reports warehouse*.duckdb* seeds/raw_metrics.csv seeds/documents.csv \
 	    seeds/rejected_documents.csv

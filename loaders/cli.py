@@ -52,6 +52,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                           progress=not args.quiet))
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import ReportOptions, build_report
+
+    result = build_report(ReportOptions(warehouse=args.warehouse, out_dir=args.out))
+    font = f"font {result.font.family} ({result.font.source})" if result.font else "no CJK font"
+    print(f"{result.n_metrics} metrics, {len(result.images)} charts, {result.n_mentions} mentions; {font}")
+    print(f"Report: {result.index.resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tongbi", description=__doc__)
     parser.add_argument("--version", action="version", version=f"tongbi {__version__}")
@@ -70,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=int, help="reference year for documents that give none")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="the published warehouse → a static HTML report with PNG charts")
+    p.add_argument("--warehouse", type=Path, default=Path("warehouse.duckdb"), help="opened read-only")
+    p.add_argument("--out", type=Path, help="folder for index.html and img/ (default: reports/ beside the warehouse)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 
