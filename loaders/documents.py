@@ -119,7 +119,8 @@ def split_front_matter(text: str, path: Path | str) -> tuple[dict[str, object], 
         raise DocumentError(path, "front matter opened with --- is never closed", 1)
     block = text[start + 4: close.start()]
     try:
-        meta = yaml.safe_load(block) or {}
+        # the C loader when libyaml is there: front matter parsing was a sixth of extraction time
+        meta = yaml.load(block, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         # YAML notices an unclosed bracket only at the end of the block: point at its last line at most
