@@ -37,8 +37,8 @@ from .errors import TongbiError
 
 Row = dict[str, Any]
 
-TEMPLATE_DIR = Path(__file__).parent / "templates"
-TEMPLATE_NAME = "report.html.j2"
+TEMPLATE_DIR = Path(__file__).parent
+TEMPLATE_NAME = "report.html.j2"      # the page: Jinja2, autoescaped
 IMAGE_SUBDIR = "img"
 FONT_PACKAGE = "pylopdf_fonts_zh_cn"
 FONT_DIR_ENV = "TONGBI_CJK_FONT_DIR"
@@ -620,7 +620,8 @@ class Context:
     def region_sort_key(self, code: str) -> tuple[int, int, str]:
         """Xinjiang's tree first, then higher levels before lower ones."""
         r = self.regions.get(code, {})
-        return (0 if r.get("is_in_xinjiang") else 1, r.get("depth") if r.get("depth") is not None else 99, code)
+        depth = r.get("depth")
+        return (0 if r.get("is_in_xinjiang") else 1, int(depth) if depth is not None else 99, code)
 
     def obs(self, metric: str, region: str, industry: str, breakdown: str, year: int, month: int,
             measure: str) -> Row | None:
@@ -848,9 +849,9 @@ def breakdown_figures(ctx: Context, metric: Row, obs: list[Row], total: list[Row
         part = " · ".join(v for _, v in pairs)
         by_key[key][(o["region_code"], o["period_year"] or 0, o["period_end_month"] or 0, o["period_kind"],
                      part)][o["measure"]] = o
-    figures = []
+    figures: list[Figure] = []
     for key, parts in sorted(by_key.items(), key=lambda kv: -len(kv[1])):
-        entries = []
+        entries: list[Row] = []
         for (region, year, month, kind, part), measures in parts.items():
             level, share = measures.get("level"), measures.get("share_pct")
             share_v = share["value"] if share else None
@@ -870,7 +871,8 @@ def breakdown_figures(ctx: Context, metric: Row, obs: list[Row], total: list[Row
             continue
         # the latest snapshots, as many as fit
         snapshots = sorted({e["snapshot"] for e in shown}, reverse=True)
-        kept, n = set(), 0
+        kept: set[tuple[Any, ...]] = set()
+        n = 0
         for snap in snapshots:
             size = sum(1 for e in shown if e["snapshot"] == snap)
             if kept and n + size > MAX_BREAKDOWN_BARS:
@@ -920,7 +922,7 @@ def region_table(ctx: Context, metric: Row, total: list[Row], quarter_rows: list
         share_obs = ctx.obs(code, r["region_code"], "TOTAL", "none", r["year"], r["end_month"], "share_pct")
         q = quarters.get((r["region_code"], r["year"], r["quarter"])) if r.get("is_quarter_end") else None
         q_value = q.get("quarter_value") if q else None
-        if q_value is None:
+        if q is None or q_value is None:
             q_cell = Cell("")
         elif q.get("quarter_value_source") == "reported_quarter":
             q_obs = ctx.observations.get((code, r["region_code"], "TOTAL", "none", r["year"], r["end_month"],
