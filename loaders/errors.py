@@ -1,4 +1,9 @@
-"""Errors that end a run with a one-line reason and their own exit code."""
+"""Errors that end a run with a one-line reason and their own exit code.
+
+Exit codes of `tongbi run`: 0 published; 1 unexpected error; 2 no readable bulletins;
+3 dbt build failed; 4 quality gate failed; 5 another run holds the warehouse (or the project's
+build) and did not let go in time. On every non-zero code the published warehouse is untouched.
+"""
 from __future__ import annotations
 
 
@@ -18,3 +23,9 @@ class GateFailed(TongbiError):
 
 class NoDocuments(TongbiError):
     exit_code = 2
+
+
+class Busy(TongbiError):
+    """Another live run holds the lock this run needs (or a process has the warehouse open for
+    writing at publish time): nothing is published."""
+    exit_code = 5
