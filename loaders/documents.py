@@ -229,6 +229,22 @@ def infer_reference_date(body: str) -> tuple[int | None, int | None]:
     return year, (max(months) if months else None)
 
 
+# A unit or a percent sign with no number before it: how a spam copy of a bulletin looks once
+# its digits were stripped (增长%，资金亿元); 亿元以上项目 is a size class, not a lost figure.
+_STRIPPED = re.compile(r"(?<![\dA-Za-z/=%十百千万两一二三四五六七八九零〇.多余几数\s])(?:%|亿元|万元|万吨|万人次|个百分点)"
+                       r"(?!以上|以下|级|规模)")
+_INTACT = re.compile(r"[\d十百千万两一二三四五六七八九]\s*(?:%|亿元|万元|万吨|万人次|个百分点)")
+
+
+def check_figures_intact(text: str, path: Path | str) -> None:
+    """Refuse a text whose figures lost their digits: none of its numbers can be trusted."""
+    stripped = len(_STRIPPED.findall(text))
+    if stripped >= 3 and stripped >= len(_INTACT.findall(text)):
+        line = text[: _STRIPPED.search(text).start()].count("\n") + 1  # type: ignore[union-attr]
+        raise DocumentError(path, f"corrupted text: {stripped} figures have lost their digits "
+                                  "(e.g. 增长%); no statistic in it can be trusted", line)
+
+
 def load_document(path: Path, converter: ScriptConverter, default_year: int | None = None) -> Document:
     try:
         # refuse an oversized file before reading it: never hold a 50 MB file in memory to say no
@@ -242,6 +258,7 @@ def load_document(path: Path, converter: ScriptConverter, default_year: int | No
     text, encoding = decode_bytes(data, path)
     meta, body_start = split_front_matter(text, path)
     match_text, origin, is_traditional = build_match_view(text, body_start, converter)
+    check_figures_intact(match_text, path)
     match_body_start = next((k for k, o in enumerate(origin) if o >= body_start), len(origin))
     published = _to_date(meta.get("published"))
     ref_year: int | None

@@ -118,3 +118,14 @@ def test_a_vocabulary_alias_listed_twice_names_the_file_and_line(tmp_path):
     with pytest.raises(VocabularyError) as err:
         load_vocabulary(seeds)
     assert "region_aliases.csv" in str(err.value) and f":{n_lines + 1}:" in str(err.value)
+
+
+def test_a_copy_whose_figures_lost_their_digits_is_refused(tmp_path, converter):
+    spam = ("一季度，全区引进区外到位资金亿元，同比增长%。北疆地区到位资金亿元，占全区总量的%；"
+            "南疆地区同比增长%。热门推荐：招商加盟！")
+    with pytest.raises(DocumentError) as err:
+        load_document(write(tmp_path, "spam.md", spam.encode()), converter, 2025)
+    assert "lost their digits" in str(err.value) and "spam.md:1" in str(err.value)
+    # one missing figure in an otherwise intact bulletin is not corruption
+    fine = BODY + "其中部分项目投资达亿元规模。"
+    assert load_document(write(tmp_path, "fine.md", fine.encode()), converter, 2025).doc_id == "fine"
