@@ -195,16 +195,22 @@ def read_warehouse(path: Path) -> Warehouse:
 
 # ---------------------------------------------------------------- fonts
 
-def find_cjk_font(environ: Mapping[str, str] | None = None) -> FontChoice | None:
-    """The folder of a CJK font vl-convert can register, and the family to ask for."""
+def find_cjk_font(environ: Mapping[str, str] | None = None, package: str = FONT_PACKAGE,
+                  system_dirs: Sequence[str] = SYSTEM_FONT_DIRS) -> FontChoice | None:
+    """The folder of a CJK font vl-convert can register, and the family to ask for: the folder
+    named by TONGBI_CJK_FONT_DIR, else the font package's folder in site-packages, else a system
+    font folder; None when there is none."""
     env = os.environ if environ is None else environ
     folders: list[tuple[Path, str]] = []
     if env.get(FONT_DIR_ENV):
         folders.append((Path(env[FONT_DIR_ENV]), FONT_DIR_ENV))
-    spec = importlib.util.find_spec(FONT_PACKAGE)
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
     if spec is not None and spec.submodule_search_locations:
-        folders.extend((Path(p), "package pylopdf-fonts-zh-cn") for p in spec.submodule_search_locations)
-    folders.extend((Path(p), "system") for p in SYSTEM_FONT_DIRS)
+        folders.extend((Path(p), f"package {package.replace('_', '-')}") for p in spec.submodule_search_locations)
+    folders.extend((Path(p), "system") for p in system_dirs)
     for folder, source in folders:
         if not folder.is_dir():
             continue
@@ -212,6 +218,12 @@ def find_cjk_font(environ: Mapping[str, str] | None = None) -> FontChoice | None
             if (folder / filename).is_file():
                 return FontChoice(family, folder, source)
     return None
+
+
+def web_url(url: str | None) -> str | None:
+    """A source URL fit for a link: http(s) only, so that no bulletin's front matter can put a
+    script or a local file behind a link."""
+    return url if url and url.split(":", 1)[0].lower() in ("http", "https") else None
 
 
 # ---------------------------------------------------------------- units and formatting
@@ -287,6 +299,10 @@ def period_label(year: int | None, end_month: int | None, kind: str | None) -> s
 
 def slug(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z_.-]+", "-", text).strip("-") or "x"
+
+
+def doc_anchor(doc_id: str) -> str:
+    return "doc-" + slug(doc_id)
 
 
 def parse_breakdown(breakdown: str | None) -> list[tuple[str, str]]:
@@ -610,6 +626,7 @@ class Context:
     observations: dict[tuple[Any, ...], Row]      # (metric, region, industry, breakdown, year, month, kind, measure)
     linked: set[str] = field(default_factory=set)  # mention ids some table links to
     palette: dict[str, str] = field(default_factory=dict)  # region name → colour, the same in every chart
+    doc_ids: frozenset[str] = frozenset()          # documents with a part in the provenance appendix
 
     def colors(self, names: Iterable[str]) -> dict[str, str]:
         for name in names:
@@ -630,6 +647,12 @@ class Context:
             if o is not None:
                 return o
         return None
+
+    def doc_links(self, doc_ids: str | None) -> Cell:
+        """Comma-separated document ids, each linked to its part of the provenance appendix."""
+        parts = [Cell(d, f"#{doc_anchor(d)}" if d in self.doc_ids else None)
+                 for d in (x.strip() for x in (doc_ids or "").split(",")) if d]
+        return Cell(parts=parts, css="docs")
 
     def link(self, text: str, mention_id: str | None, css: str = "num", title: str | None = None) -> Cell:
         href = self.anchors.href(mention_id)
@@ -790,7 +813,8 @@ def grouping_shares(ctx: Context, metric: Row, total: list[Row]) -> Figure | Non
                       "rank": groupings.index(r["region_code"]), "label": f"{share:.1f}%"})
     if not items:
         return None
-    parents = {ctx.regions[c].get("parent_name_zh") or "" for c in groupings}
+    parents = {ctx.regions.get(ctx.regions[c].get("parent_code") or "", {}).get("name_en")
+               or ctx.regions[c].get("parent_name_zh") or "" for c in groupings}
     names = [ctx.regions[c]["name_zh"] for c in groupings]
     n_rows = len({i["row"] for i in items})
     return ctx.charts.write(
@@ -946,7 +970,7 @@ def region_table(ctx: Context, metric: Row, total: list[Row], quarter_rows: list
                      share_obs["chosen_mention_id"] if share_obs else None),
             computed_cell(fmt_fixed(r.get("share_pct_computed")),
                           f"level / the level of {r.get('share_parent_code') or 'the parent'}"),
-            Cell(r.get("source_doc_ids") or "", None, "docs"),
+            ctx.doc_links(r.get("source_doc_ids")),
         ])
     return Table(f"{slug(code)}-regions", "地区数据", "Figures by region", [
         Column("地区", "Region"), Column("期间", "Period"),
@@ -1232,13 +1256,13 @@ def build_provenance(ctx: Context) -> list[ProvenanceDocument]:
             items.append(ProvenanceMention(
                 anchor=ctx.anchors.by_mention[m["mention_id"]], mention_id=m["mention_id"], doc_id=doc_id,
                 before=before, figure=figure, after=after, char_start=m.get("char_start"),
-                char_end=m.get("char_end"), source_url=m.get("source_url"), what=what, value=value,
+                char_end=m.get("char_end"), source_url=web_url(m.get("source_url")), what=what, value=value,
                 is_chosen=bool(m.get("is_chosen")), linked=m["mention_id"] in ctx.linked))
         out.append(ProvenanceDocument(
-            anchor="doc-" + slug(doc_id), doc_id=doc_id,
+            anchor=doc_anchor(doc_id), doc_id=doc_id,
             title=meta.get("title") or first.get("document_title") or doc_id,
             published=str(meta.get("published") or first.get("published") or "")[:10],
-            source_url=meta.get("source_url") or first.get("source_url"), mentions=items))
+            source_url=web_url(meta.get("source_url") or first.get("source_url")), mentions=items))
     return out
 
 
@@ -1299,6 +1323,7 @@ def build_report(opts: ReportOptions, warn: Callable[[str], None] | None = None)
         observations={(o["metric_code"], o["region_code"], o["industry_code"], o["breakdown"], o["period_year"],
                        o["period_end_month"], o["period_kind"], o["measure"]): o
                       for o in wh.rows("fct_observations")},
+        doc_ids=frozenset(m["doc_id"] for m in wh.rows("fct_metric_mentions")),
     )
     sections = build_sections(ctx)
     quality = build_quality(ctx)

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from loaders.cli import main
-from loaders.report import FONT_DIR_ENV, ReportOptions, build_report, find_cjk_font, wrap_subtitle
+from loaders.report import FONT_DIR_ENV, ReportOptions, build_report, find_cjk_font, web_url, wrap_subtitle
 
 PROJECT = Path(__file__).resolve().parent.parent
 SAMPLES = PROJECT / "data" / "bulletins"
@@ -273,3 +273,17 @@ def test_subtitles_wrap_to_the_chart_width():
     lines = wrap_subtitle("Funds from outside the region put in place: shares of the primary, secondary "
                           "and tertiary industries in the total, % (reported; else computed from levels)")
     assert len(lines) == 2 and all(len(line) <= 118 for line in lines)
+
+
+def test_system_fonts_are_the_fallback(tmp_path):
+    wqy = tmp_path / "wqy"
+    wqy.mkdir()
+    (wqy / "wqy-microhei.ttc").write_bytes(b"")
+    font = find_cjk_font(environ={}, package="no_such_font_package", system_dirs=(str(tmp_path / "none"), str(wqy)))
+    assert font is not None and font.family == "WenQuanYi Micro Hei" and font.source == "system"
+    assert find_cjk_font(environ={}, package="no_such_font_package", system_dirs=()) is None
+
+
+def test_only_web_addresses_become_source_links():
+    assert web_url("https://example.org/a") == "https://example.org/a"
+    assert web_url("javascript:alert(1)") is None and web_url("file:///etc/passwd") is None and web_url(None) is None
