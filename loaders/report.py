@@ -629,10 +629,17 @@ class Context:
     doc_ids: frozenset[str] = frozenset()          # documents with a part in the provenance appendix
 
     def colors(self, names: Iterable[str]) -> dict[str, str]:
+        """Distinct colours for one chart's regions, each region keeping the colour it was first
+        given wherever that does not clash with another region of the same chart."""
+        chart: dict[str, str] = {}
         for name in names:
+            usage = Counter(self.palette.values())
+            free = [c for c in REGION_PALETTE if c not in chart.values()] or list(REGION_PALETTE)
             if name not in self.palette:
-                self.palette[name] = REGION_PALETTE[len(self.palette) % len(REGION_PALETTE)]
-        return {n: self.palette[n] for n in names}
+                self.palette[name] = min(free, key=lambda c: (usage[c], REGION_PALETTE.index(c)))
+            own = self.palette[name]
+            chart[name] = own if own in free else min(free, key=lambda c: (usage[c], REGION_PALETTE.index(c)))
+        return chart
 
     def region_sort_key(self, code: str) -> tuple[int, int, str]:
         """Xinjiang's tree first, then higher levels before lower ones."""

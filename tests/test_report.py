@@ -287,3 +287,15 @@ def test_system_fonts_are_the_fallback(tmp_path):
 def test_only_web_addresses_become_source_links():
     assert web_url("https://example.org/a") == "https://example.org/a"
     assert web_url("javascript:alert(1)") is None and web_url("file:///etc/passwd") is None and web_url(None) is None
+
+
+def test_regions_of_one_chart_never_share_a_colour():
+    from loaders.report import Anchors, Context, Warehouse
+
+    ctx = Context(wh=Warehouse(Path("none"), {}), anchors=Anchors(), charts=None,  # type: ignore[arg-type]
+                  regions={}, industries={}, observations={})
+    for i in range(14):                 # more regions than colours, one chart each
+        ctx.colors([f"r{i}"])
+    chart = ctx.colors(["r0", "r12", "r13", "r1", "new"])
+    assert len(set(chart.values())) == len(chart)
+    assert chart["r0"] == ctx.colors(["r0"])["r0"], "a region keeps its colour where it can"
