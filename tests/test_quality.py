@@ -402,8 +402,9 @@ def test_cross_row_rules_have_rows_to_check(good_result: GateResult) -> None:
         ("fct_industry_quarter", "share_agrees_with_levels"): 4,
         ("fct_industry_quarter", "yoy_agrees_with_levels"): 3,
         ("fct_industry_quarter", "shares_of_whole_sum_le_100"): 2,  # 全区's sectors, 北疆's tertiary
-        # 全区 gdp 2024 Q3 in xj-2024q3 (1400.00) and xj-2024q4 (1400.0); 近1390 is approximate
-        ("fct_metric_mentions", "restated_value_agrees_across_documents"): 2,   # 1400.00 and 1400
+        # 全区 gdp 2024 Q3 in xj-2024q3 (1400.00, and 1400 within it) and xj-2024q4 (1400.0; 近1390
+        # is approximate)
+        ("fct_metric_mentions", "restated_value_agrees_across_documents"): 1,   # the figures, 1400.00 v 1400.0
         ("fct_metric_mentions", "restated_value_agrees_within_document"): 1,
         # the latest quarter of gdp, investment_projects, retail_sales, disposable_income
         ("fct_region_quarter", "latest_period_has_whole_total"): 4,
@@ -564,7 +565,7 @@ def test_a_statistic_restated_with_another_value_in_another_document_fails(tmp_p
     assert failed(result) == {"fct_metric_mentions.restated_value_agrees_across_documents"}
     check = result.get("fct_metric_mentions", "restated_value_agrees_across_documents")
     assert check.severity == "error" and not result.passed
-    assert check.unexpected_count == 3  # against 1400.00 and 1400 of xj-2024q3, 1400.0 of xj-2024q4
+    assert check.unexpected_count == 2  # against the figures of xj-2024q3 (1400.00) and xj-2024q4 (1400.0)
     row = check.failing_rows[0]
     assert (row["doc_id"], row["other_doc_id"]) == ("xj-2024q3", "xj-2025q1")
     assert row["quote"] == "新疆维吾尔自治区地区生产总值1400.00亿元"
@@ -580,7 +581,7 @@ def test_a_restatement_within_the_rounding_of_both_figures_passes(tmp_path: Path
     # 1400.003 could be the 1400.00 written with two decimals (1399.995 … 1400.005)
     result = gate_on(tmp_path, restatement("xj-2025q1", 1, "全区地区生产总值1400.003亿元", "1400.003"))
     assert result.get("fct_metric_mentions", "restated_value_agrees_across_documents").success
-    # 1400.006 (± 0.0005) cannot: it fails against 1400.00, not against 1400.0 (± 0.05) nor 1400 (± 0.5)
+    # 1400.006 (± 0.0005) cannot: it fails against xj-2024q3's 1400.00, not against xj-2024q4's 1400.0 (± 0.05)
     (tmp_path / "more").mkdir()
     result = gate_on(tmp_path / "more", restatement("xj-2025q1", 1, "全区地区生产总值1400.006亿元", "1400.006"))
     check = result.get("fct_metric_mentions", "restated_value_agrees_across_documents")
