@@ -95,7 +95,7 @@ COMPUTED = "计算 Computed"
 COLOR_REPORTED = "#1f4e79"
 COLOR_COMPUTED = "#e07b39"
 REGION_PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b",
-                  "#9d755d", "#ff9da6", "#bab0ac", "#2f6f8f", "#8c6d31")
+                  "#9d755d", "#1b9e77", "#7570b3", "#d95f02", "#ff9da6")
 PART_PALETTE = ("#2f6f8f", "#e07b39", "#5b9a4b", "#c44e52", "#8172b2", "#937860", "#da8bc3",
                 "#8c8c8c", "#ccb974", "#64b5cd")
 MAX_BREAKDOWN_BARS = 24       # bars in one breakdown chart (the latest snapshots)
@@ -539,9 +539,10 @@ def chart_quarters(rows: list[Row], unit: UnitDisplay, palette: Mapping[str, str
                                      scale=alt.Scale(domain=[reported, derived], range=[1.0, 0.45]))
     base = alt.Chart(alt.Data(values=data), title=_title(*title)).encode(**enc)
     layers = [base.mark_bar()]
-    if len(data) <= 40:
-        layers.append(base.mark_text(dy=-6, fontSize=10, color="#333").encode(
-            text="label:N", color=alt.value("#333")))
+    if len(data) <= 40:   # labels above positive bars, below negative ones
+        for where, dy, baseline in (("datum.value >= 0", -4, "bottom"), ("datum.value < 0", 4, "top")):
+            layers.append(base.transform_filter(where).mark_text(dy=dy, baseline=baseline, fontSize=10).encode(
+                text="label:N", color=alt.value("#333")))
     return alt.layer(*layers)
 
 
