@@ -207,6 +207,48 @@ def test_a_published_run_writes_its_summary_and_the_data_docs(published: Publish
     assert Path(str(wh) + ".lock").read_text() == ""
 
 
+def _summary_in(runs: Path) -> dict:
+    (path,) = sorted(runs.glob("2*/summary.json"))[-1:]
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_a_run_with_nothing_readable_says_so_in_its_summary(tmp_path: Path) -> None:
+    from loaders.cli import main
+
+    folder = tmp_path / "bulletins"
+    folder.mkdir()
+    (folder / "empty.md").write_bytes(b"")
+    wh = tmp_path / "warehouse.duckdb"
+    assert main(["run", str(folder), "--warehouse", str(wh), "--quiet"]) == 2
+    assert not wh.exists()
+    summary = _summary_in(tmp_path / "runs")
+    assert summary["status"] == "failed" and summary["exit_code"] == 2 and summary["stage"] == "extract"
+    assert summary["error"]["type"] == "NoDocuments"
+    assert summary["documents"]["rejects"] == [{"path": str(folder / "empty.md"), "line": None,
+                                                "reason": "empty file"}]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="flock")
+def test_a_second_run_on_a_locked_warehouse_gives_up_without_touching_it(
+        published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import fcntl
+
+    from loaders.cli import main
+
+    wh = fresh_copy(published.warehouse, tmp_path)
+    before = sha256(wh)
+    monkeypatch.setenv("TONGBI_LOCK_TIMEOUT", "0.5")
+    with open(str(wh) + ".lock", "w") as held:  # another live run holds the warehouse
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write(json.dumps({"pid": 4242, "run_id": "the-other-run", "host": "here"}))
+        held.flush()
+        assert main(["run", str(SAMPLES), "--warehouse", str(wh), "--quiet"]) == 5
+    assert "the-other-run" in capsys.readouterr().err
+    assert sha256(wh) == before
+    summary = _summary_in(tmp_path / "runs")
+    assert summary["status"] == "failed" and summary["exit_code"] == 5 and summary["error"]["type"] == "Busy"
+
+
 # -------------------------------------------------------------------------------------- faults
 
 
