@@ -48,8 +48,24 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .pipeline import RunOptions, run
 
+    if args.log_format == "json":
+        from .summary import JsonLines
+
+        # stderr carries JSON objects only: whatever else is printed there becomes a message event
+        sys.stderr = JsonLines(sys.stderr)  # main() puts the original back
     return run(RunOptions(paths=args.paths, warehouse=args.warehouse, year=args.year,
-                          progress=not args.quiet))
+                          progress=not args.quiet and args.log_format == "text", force=args.force,
+                          skip_unchanged=args.skip_unchanged, wait=args.wait, log_format=args.log_format))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_parquet
+
+    result = export_parquet(args.warehouse, args.parquet, schemas=args.schema)
+    for f in result.files:
+        print(f"  {f.relation:<34} {f.rows:>8} rows  {f.path}")
+    print(f"{len(result.files)} tables from {result.warehouse} (run {result.run_id or '?'}) → {result.out_dir}")
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -59,6 +75,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     font = f"font {result.font.family} ({result.font.source})" if result.font else "no CJK font"
     print(f"{result.n_metrics} metrics, {len(result.images)} charts, {result.n_mentions} mentions; {font}")
     print(f"Report: {result.index.resolve()}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import ServeOptions, serve
+
+    return serve(ServeOptions(warehouse=args.warehouse, host=args.host, port=args.port, data_dir=args.data_dir))
+
+
+def cmd_publish_postgres(args: argparse.Namespace) -> int:
+    from .postgres import publish_to_postgres
+
+    result = publish_to_postgres(args.warehouse, args.dsn, readers=args.reader or ["tongbi"])
+    print(result.describe())
+    for note in result.notes:
+        print(f"  {note}", file=sys.stderr)
     return 0
 
 
@@ -79,17 +111,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warehouse", type=Path, default=Path("warehouse.duckdb"))
     p.add_argument("--year", type=int, help="reference year for documents that give none")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--force", action="store_true",
+                   help="extract every document and rebuild even when nothing changed")
+    p.add_argument("--skip-unchanged", action="store_true",
+                   help="when nothing changed, leave the published file byte-identical (the run joins "
+                        "run_history at the next publish) instead of republishing it with this run recorded")
+    p.add_argument("--wait", type=float, metavar="SECONDS",
+                   help="wait this long for another run of the same warehouse (default: exit at once, code 5)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="json: one JSON object per line on stderr (stage events, rejects, gate, summary)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("export", help="the published warehouse's marts (and bi views) → Parquet files")
+    p.add_argument("--warehouse", type=Path, default=Path("warehouse.duckdb"), help="opened read-only")
+    p.add_argument("--parquet", type=Path, required=True, metavar="DIR",
+                   help="folder to write <schema>/<table>.parquet into (replaced as a whole)")
+    p.add_argument("--schema", action="append", choices=("main", "bi"),
+                   help="schemas to export (default: main marts and bi views)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("report", help="the published warehouse → a static HTML report with PNG charts")
     p.add_argument("--warehouse", type=Path, default=Path("warehouse.duckdb"), help="opened read-only")
     p.add_argument("--out", type=Path, help="folder for index.html and img/ (default: reports/ beside the warehouse)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("serve", help="a local PostgreSQL serving copy of the warehouse that follows its publishes "
+                                     "(read-only role tongbi, password from TONGBI_PASSWORD)")
+    p.add_argument("--warehouse", type=Path, default=Path("warehouse.duckdb"), help="opened read-only")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=5433, help="TCP port (default 5433)")
+    p.add_argument("--data-dir", type=Path,
+                   help="the cluster's folder (default .tongbi-pg/ beside the warehouse)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("publish-postgres", help="load the marts and bi views into an existing PostgreSQL, "
+                                                "swapped in atomically")
+    p.add_argument("--dsn", required=True, help="libpq URL or key=value string; the user must be able to create schemas")
+    p.add_argument("--warehouse", type=Path, default=Path("warehouse.duckdb"), help="opened read-only")
+    p.add_argument("--reader", action="append", metavar="ROLE",
+                   help="role granted read access (repeatable; default tongbi, skipped when it does not exist)")
+    p.set_defaults(func=cmd_publish_postgres)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    stderr = sys.stderr
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -107,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
             return exc.exit_code
         print(f"tongbi: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if sys.stderr is not stderr:  # --log-format json wrapped it
+            getattr(sys.stderr, "close_line", sys.stderr.flush)()
+            sys.stderr = stderr
 
 
 if __name__ == "__main__":

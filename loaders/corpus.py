@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from .documents import Document, DocumentError, ScriptConverter, iter_document_paths, load_document
 from .extraction import Extractor, Mention
@@ -28,29 +28,50 @@ def document_row(doc: Document, n_mentions: int) -> dict[str, object]:
     }
 
 
+class ExtractionCache(Protocol):
+    """Extracted rows of documents already seen (loaders/manifest.py): `lookup` returns the
+    document row and mentions of an unchanged file, or None; `store` keeps a fresh result."""
+
+    def lookup(self, path: Path) -> tuple[dict[str, object], list[Mention]] | None: ...
+
+    def store(self, path: Path, row: dict[str, object], mentions: list[Mention]) -> None: ...
+
+
 def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None = None,
-                   progress: Callable[[int, int, Path], None] | None = None) -> CorpusResult:
+                   progress: Callable[[int, int, Path], None] | None = None,
+                   cache: ExtractionCache | None = None) -> CorpusResult:
     files = iter_document_paths(paths)
     converter = ScriptConverter()
-    extractor = Extractor(vocab)
+    extractor: Extractor | None = None  # built on the first document the cache does not hold
     result = CorpusResult()
     seen: dict[str, str] = {}
     for i, path in enumerate(files, 1):
         if progress:
             progress(i, len(files), path)
+        hit = cache.lookup(path) if cache is not None else None
+        if hit is not None:
+            row, mentions = hit
+            doc_id, doc_path = str(row["doc_id"]), str(row["path"])
         try:
-            if not path.exists():
-                raise DocumentError(path, "no such file")
-            doc = load_document(path, converter, default_year)
-            if doc.doc_id in seen:
-                raise DocumentError(path, f"document id {doc.doc_id!r} already used by {seen[doc.doc_id]}")
+            if hit is None:
+                if not path.exists():
+                    raise DocumentError(path, "no such file")
+                doc = load_document(path, converter, default_year)
+                doc_id, doc_path = doc.doc_id, doc.path
+            if doc_id in seen:
+                raise DocumentError(path, f"document id {doc_id!r} already used by {seen[doc_id]}")
         except DocumentError as exc:
             result.rejected.append({"path": exc.path, "line": exc.line, "reason": exc.reason})
             continue
-        seen[doc.doc_id] = doc.path
-        mentions = extractor.extract(doc)
+        seen[doc_id] = doc_path
+        if hit is None:
+            extractor = extractor or Extractor(vocab)
+            mentions = extractor.extract(doc)
+            row = document_row(doc, len(mentions))
+            if cache is not None:
+                cache.store(path, row, mentions)
         result.mentions.extend(mentions)
-        result.documents.append(document_row(doc, len(mentions)))
+        result.documents.append(row)
     return result
 
 

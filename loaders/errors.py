@@ -1,8 +1,11 @@
 """Errors that end a run with a one-line reason and their own exit code.
 
-Exit codes of `tongbi run`: 0 published; 1 unexpected error; 2 no readable bulletins;
-3 dbt build failed; 4 quality gate failed; 5 another run holds the warehouse (or the project's
-build) and did not let go in time. On every non-zero code the published warehouse is untouched.
+Exit codes of `tongbi run`: 0 published (or nothing changed); 1 unexpected error; 2 no readable
+bulletins; 3 dbt build failed; 4 quality gate failed; 5 another run is in progress: it holds the
+warehouse's run lock (a second run exits at once unless `--wait SECONDS`) or the project's build
+lock and did not let go in time; 6 a process other than tongbi holds the published warehouse
+open for writing (not read-only), so it cannot be read or replaced safely. On every non-zero
+code the published warehouse is untouched.
 """
 from __future__ import annotations
 
@@ -26,6 +29,12 @@ class NoDocuments(TongbiError):
 
 
 class Busy(TongbiError):
-    """Another live run holds the lock this run needs (or a process has the warehouse open for
-    writing at publish time): nothing is published."""
+    """Another live run holds the lock this run needs: nothing is done, nothing is published.
+    A scheduler can tell this exit code (an overlapping run, skipped) from a failure."""
     exit_code = 5
+
+
+class WarehouseInUse(TongbiError):
+    """A process opened the published warehouse read-write (DuckDB's write lock): readers must
+    open it read-only. Nothing is published."""
+    exit_code = 6

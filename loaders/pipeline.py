@@ -18,6 +18,21 @@ write into a file the next run is building.
 Every run writes `runs/<run id>/summary.json` (JSON, see loaders/summary.py): status, exit
 code, documents loaded and rejected, rows per table, the gate's verdict and every failing check
 with its offending rows, quotes and document ids.
+
+Scheduled runs (cron, systemd timers, Airflow, Dagster):
+
+* A second run while one holds the warehouse exits at once with exit code 5 (`Busy`) and says
+  which run holds it; `--wait SECONDS` (or TONGBI_LOCK_TIMEOUT) waits instead.
+* Incremental (loaders/manifest.py): unchanged documents are not extracted again (a cache keyed
+  by their bytes and the extractor's fingerprint); the run compares its documents with the
+  published `documents` table (added, changed, removed) and, when its inputs fingerprint equals
+  the one recorded by the build of the published warehouse, makes no dbt build: it republishes
+  the same data with one more row in `run_history` (`--skip-unchanged`: leaves the file
+  byte-identical instead). `--force` extracts and builds everything again.
+* `run_history` in the published warehouse: one row per run (the previous file's rows carried
+  over, plus the runs that failed or were interrupted since, from `runs/history.jsonl`, where
+  every run appends its row whatever its outcome).
+* `--log-format json`: one JSON object per line on stderr (loaders/summary.py, EventLog).
 """
 from __future__ import annotations
 
@@ -37,8 +52,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .corpus import extract_corpus
-from .errors import BuildError, Busy, GateFailed, NoDocuments, TongbiError
-from .seeds import documents_frame, raw_metrics_frame, rejected_frame, write_csv
+from .errors import BuildError, Busy, GateFailed, NoDocuments, TongbiError, WarehouseInUse
+from .manifest import (DocumentCache, PublishedState, build_fingerprint, cache_root, compare,
+                       extractor_fingerprint, input_fingerprint, read_published, seed_bytes)
+from .seeds import documents_frame, raw_metrics_frame, rejected_frame
 from .vocabulary import PROJECT_ROOT, SEEDS_DIR, load_vocabulary
 
 try:
@@ -50,7 +67,10 @@ DEFAULT_BULLETINS = PROJECT_ROOT / "data" / "bulletins"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 BUILD_LOCK = PROJECT_ROOT / "target" / "tongbi-build.lock"
 LOADER_SEEDS = ("raw_metrics.csv", "documents.csv", "rejected_documents.csv")
-LOCK_TIMEOUT_S = 600.0    # TONGBI_LOCK_TIMEOUT overrides: how long to wait for another run
+LOCK_TIMEOUT_S = 600.0    # how long to wait for the project's build lock (another warehouse's run)
+# how long to wait for the warehouse's own lock: 0, a second run of the same warehouse exits at
+# once (Busy, exit code 5); --wait SECONDS or TONGBI_LOCK_TIMEOUT (both locks) override
+WAREHOUSE_WAIT_S = 0.0
 
 EXAMPLE_SQL = """\
 -- the latest quarter of 引进区外到位资金, by region: level in 亿元, reported and computed YoY
@@ -70,12 +90,17 @@ class RunOptions:
     year: int | None = None
     progress: bool = True
     docs_dir: Path | None = None      # GX Data Docs site; default runs/data_docs beside the warehouse
+    force: bool = False               # extract and build everything even when nothing changed
+    skip_unchanged: bool = False      # nothing changed: leave the published file byte-identical
+    wait: float | None = None         # seconds to wait for another run of the warehouse
+    log_format: str = "text"          # text | json (one JSON object per line on stderr)
 
 
 @dataclass
 class StageTimer:
     stages: dict[str, float] = field(default_factory=dict)
     on_start: Any = None   # called with the stage's name before it starts (the run summary)
+    on_end: Any = None     # called with the stage's name and seconds when it ends (the event log)
 
     @contextmanager
     def run(self, name: str, progress: bool) -> Iterator[None]:
@@ -88,6 +113,8 @@ class StageTimer:
             yield
         finally:
             self.stages[name] = round(time.perf_counter() - t0, 3)
+            if self.on_end is not None:
+                self.on_end(name, self.stages[name])
 
 
 def staging_path(warehouse: Path) -> Path:
@@ -148,6 +175,10 @@ class RunLock:
                 holder = self._record(fd)
                 if time.monotonic() >= deadline:
                     os.close(fd)
+                    if timeout <= 0:
+                        raise Busy(f"another run is in progress: {_describe(holder)} holds {self.label} "
+                                   f"(lock {self.path}); this run exits without touching it "
+                                   "(--wait SECONDS waits for it)") from None
                     raise Busy(f"{self.label} is in use by {_describe(holder)} (lock {self.path}); "
                                f"gave up after {timeout:.0f}s") from None
                 if progress and not told:
@@ -175,11 +206,11 @@ class RunLock:
             self.fd = None
 
 
-def lock_timeout() -> float:
+def lock_timeout(default: float = LOCK_TIMEOUT_S) -> float:
     try:
-        return float(os.environ.get("TONGBI_LOCK_TIMEOUT", LOCK_TIMEOUT_S))
+        return float(os.environ.get("TONGBI_LOCK_TIMEOUT", default))
     except ValueError:
-        return LOCK_TIMEOUT_S
+        return default
 
 
 # ------------------------------------------------------------------------------------------ dbt
@@ -326,13 +357,46 @@ def recover_seeds() -> list[str]:
 # ------------------------------------------------------------------------------------------ run
 
 
+def write_bytes(data: bytes, path: Path) -> None:
+    """Write atomically: a reader (or dbt) never sees half a seed file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def read_previous(warehouse: Path) -> PublishedState:
+    """The published warehouse's documents and run history (read-only, like any reader)."""
+    import duckdb
+
+    if not warehouse.exists():
+        return PublishedState()
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.IOException as exc:
+        message = " ".join(str(exc).split())
+        if "lock" in message.lower():
+            raise WarehouseInUse(f"{warehouse} is open for writing by another process, which blocks "
+                                 f"every reader ({message}); open it read-only (read_only=True, "
+                                 "access_mode=READ_ONLY) and run again") from None
+        raise
+    try:
+        return read_published(con)
+    finally:
+        con.close()
+
+
+def history_path(warehouse: Path) -> Path:
+    return warehouse.parent / "runs" / "history.jsonl"
+
+
 def run(opts: RunOptions) -> int:
     """Build, audit and publish; returns 0 or raises a TongbiError (its exit code).
 
     Whatever happens, `runs/<run id>/summary.json` says so (written at the start with status
-    `running`, rewritten at the end).
+    `running`, rewritten at the end), and the run's row is appended to `runs/history.jsonl`.
     """
-    from .summary import RunSummary
+    from .summary import EventLog, RunSummary, append_history, history_row
 
     paths = opts.paths or [DEFAULT_BULLETINS]
     warehouse = opts.warehouse.resolve()
@@ -342,16 +406,24 @@ def run(opts: RunOptions) -> int:
     runs_dir = warehouse.parent / "runs"
     run_dir = runs_dir / run_id
     docs_dir = opts.docs_dir or runs_dir / "data_docs"
+    log = EventLog(opts.log_format, run_id)
     summary = RunSummary(run_id, run_dir, warehouse=warehouse, staging=staging, paths=paths,
                          year=opts.year, docs_dir=docs_dir)
+    summary.data["options"] = {"force": opts.force, "skip_unchanged": opts.skip_unchanged}
     summary.write()
+    log.event("run_start", warehouse=str(warehouse), paths=[str(p) for p in paths], force=opts.force,
+              pid=os.getpid(), host=socket.gethostname(), summary=str(summary.path))
     lock = RunLock(lock_path(warehouse), f"warehouse {warehouse.name}")
+    wait = opts.wait if opts.wait is not None else lock_timeout(WAREHOUSE_WAIT_S)
     try:
-        lock.acquire(run_id, lock_timeout(), opts.progress)
+        lock.acquire(run_id, wait, opts.progress)
         summary.owns_staging = True
         summary.data["lock_wait_s"]["warehouse"] = lock.waited_s
         if lock.previous:
-            summary.interrupted(lock.previous, runs_dir)
+            dead = summary.interrupted(lock.previous, runs_dir)
+            if dead is not None:
+                append_history(history_path(warehouse), history_row(dead))
+            log.event("recovery", interrupted_run=lock.previous.get("run_id"))
         removed = recover(staging)
         summary.recovered(removed)
         if opts.progress and (lock.previous or removed):
@@ -359,47 +431,73 @@ def run(opts: RunOptions) -> int:
                      else "the last run failed")
             print(f"  {cause}: removed " + (", ".join(Path(p).name for p in removed) or "nothing"),
                   file=sys.stderr, flush=True)
-        _build_audit_publish(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary)
+        _build_audit_publish(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary, log)
     except BaseException as exc:
         summary.failed(exc, staging)
-        print(f"run summary: {summary.path}", file=sys.stderr)
+        if not log.json:
+            print(f"run summary: {summary.path}", file=sys.stderr)
         raise
     finally:
         try:
             summary.write()  # before the lock goes: an empty lock file means a final summary
+            append_history(history_path(warehouse), history_row(summary.data))
         finally:
             lock.release()
+            log.run_end(summary.data, summary.path)
     return 0
 
 
 def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, staging: Path,
-                         run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any) -> None:
+                         run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any, log: Any) -> None:
     from . import quality
-    from .summary import print_summary
+    from .summary import history_row, pending_history, print_summary, write_run_history
 
-    timer = StageTimer(on_start=summary.stage)
+    timer = StageTimer(on_start=lambda name: (summary.stage(name), log.event("stage_start", stage=name)),
+                       on_end=lambda name, s: log.event("stage_end", stage=name, seconds=s))
     summary.data["stages"] = timer.stages
     with timer.run("extract", opts.progress):
         def show(i: int, n: int, path: Path) -> None:
             if opts.progress and (i == n or i % max(1, n // 20) == 0):
                 print(f"  {i}/{n} documents", file=sys.stderr, flush=True)
 
-        result = extract_corpus(paths, load_vocabulary(), opts.year, show)
+        extractor_fp = extractor_fingerprint()
+        cache = DocumentCache(cache_root(warehouse), extractor_fp, opts.year, enabled=not opts.force)
+        result = extract_corpus(paths, load_vocabulary(), opts.year, show, cache)
         for r in result.rejected:
             where = f"{r['path']}:{r['line']}" if r["line"] else r["path"]
-            print(f"  rejected {where}: {r['reason']}", file=sys.stderr)
+            if log.json:
+                log.event("reject", path=r["path"], line=r["line"], reason=r["reason"])
+            else:
+                print(f"  rejected {where}: {r['reason']}", file=sys.stderr)
         summary.documents(result)
         if not result.documents:
+            log.event("documents", **summary.data["documents"])
             raise NoDocuments(f"no readable bulletins in {', '.join(map(str, paths))}")
+        previous = read_previous(warehouse)
+        changes = compare(previous.documents, result.documents)
+        seeds = seed_bytes({
+            "raw_metrics.csv": raw_metrics_frame(m.as_row() for m in result.mentions),
+            "documents.csv": documents_frame(result.documents),
+            "rejected_documents.csv": rejected_frame(result.rejected),
+        })
+        fingerprint = input_fingerprint(build_fingerprint(extractor_fp), seeds)
+        unchanged = previous.input_fingerprint == fingerprint
+        summary.incremental(changes, cache, fingerprint, previous, unchanged)
+        log.event("documents", **{k: v for k, v in summary.data["documents"].items() if k != "rejects"})
+
+    if unchanged and not opts.force:
+        _publish_unchanged(opts, warehouse, staging, run_dir, previous, timer, summary, log)
+        cache.prune()
+        return
+
     build_lock = RunLock(BUILD_LOCK, f"the project's seeds and dbt target ({PROJECT_ROOT})")
     build_lock.acquire(summary.run_id, lock_timeout(), opts.progress)
     summary.data["lock_wait_s"]["build"] = build_lock.waited_s
     try:
         summary.recovered(recover_seeds())
         with timer.run("load seeds", opts.progress):
-            write_csv(raw_metrics_frame(m.as_row() for m in result.mentions), SEEDS_DIR / "raw_metrics.csv")
-            write_csv(documents_frame(result.documents), SEEDS_DIR / "documents.csv")
-            write_csv(rejected_frame(result.rejected), SEEDS_DIR / "rejected_documents.csv")
+            for name, data in seeds.items():
+                write_bytes(data, SEEDS_DIR / name)
         with timer.run("dbt build", opts.progress):
             recover(staging)
             keep = tuple(fd for fd in (lock.fd, build_lock.fd) if fd is not None)
@@ -411,18 +509,61 @@ def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, s
         quality.write_audit_results(staging, gate, summary.run_id)
     summary.gate(gate)
     summary.tables(staging)
+    log.gate(summary.data["gate"])
     if not gate.passed:
-        print(quality.format_gate_table(gate), file=sys.stderr)
+        if not log.json:
+            print(quality.format_gate_table(gate), file=sys.stderr)
         raise GateFailed(f"quality gate failed: {gate_failures(gate)}; "
                          f"{warehouse.name} left unchanged, staging kept at {staging}")
     with timer.run("publish", opts.progress):
+        summary.publishing()
+        history = previous.history + pending_history(history_path(warehouse), warehouse, previous.history)
+        write_run_history(staging, history + [history_row(summary.data)])
         notes = publish(staging, warehouse, run_dir)
     for note in notes:
         print(f"  {note}", file=sys.stderr)
     summary.published(warehouse, notes)
-    print_summary(warehouse, gate, timer.stages, len(result.documents), len(result.rejected),
-                  len(result.mentions), EXAMPLE_SQL, docs_dir)
-    print(f"Run summary: {summary.path}")
+    log.event("publish", warehouse=str(warehouse), mode="full", notes=notes)
+    cache.prune()
+    if not log.json:
+        print_summary(warehouse, gate, timer.stages, len(result.documents), len(result.rejected),
+                      len(result.mentions), EXAMPLE_SQL, docs_dir, summary.data["documents"])
+        print(f"Run summary: {summary.path}")
+
+
+def _publish_unchanged(opts: RunOptions, warehouse: Path, staging: Path, run_dir: Path,
+                       previous: PublishedState, timer: StageTimer, summary: Any, log: Any) -> None:
+    """Nothing changed since the build of the published warehouse: no dbt build. By default the
+    same data is republished with this run's row added to `run_history` (a copy of the
+    published file, never written in place); with --skip-unchanged the file stays byte-identical
+    and the run joins `run_history` at the next publish (from runs/history.jsonl)."""
+    from .summary import history_row, pending_history, write_run_history
+
+    built_by = previous.built_by or "?"
+    if opts.skip_unchanged:
+        summary.unchanged(published=False)
+        log.event("unchanged", built_by=built_by, published=False)
+        if not log.json:
+            print(f"tongbi: nothing changed since run {built_by}; {warehouse} left byte-identical")
+            print(f"Run summary: {summary.path}")
+        return
+    with timer.run("publish", opts.progress):
+        recover(staging)
+        shutil.copyfile(warehouse, staging)
+        summary.publishing(unchanged=True)
+        history = previous.history + pending_history(history_path(warehouse), warehouse, previous.history)
+        write_run_history(staging, history + [history_row(summary.data)])
+        notes = publish(staging, warehouse, run_dir)
+    summary.unchanged(published=True, notes=notes)
+    log.event("unchanged", built_by=built_by, published=True)
+    log.event("publish", warehouse=str(warehouse), mode="unchanged", notes=notes)
+    if not log.json:
+        counts = summary.data["documents"]
+        print(f"tongbi: nothing changed ({counts['loaded']} documents, {counts['rejected']} rejected, "
+              f"as built by run {built_by}): no rebuild; the same data republished with this run "
+              f"in run_history ({timer.stages.get('publish', 0):.2f}s)")
+        print(f"Published warehouse: {warehouse}")
+        print(f"Run summary: {summary.path}")
 
 
 def gate_failures(gate: object) -> str:
