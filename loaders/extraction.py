@@ -29,6 +29,8 @@ FLOW_KINDS = ("ytd", "year", "quarter", "month")
 UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达到|达|为|有|已)+|(?:共|累计|共计|达到|达|为|是|有|约|近|超过|超|逾)+$")
 UNKNOWN_LEVEL = {"市": "prefecture", "州": "prefecture", "盟": "prefecture", "区": "prefecture",
                  "县": "county", "旗": "county"}   # an unknown name's level, by its last character
+# a statement after a semicolon that starts with a verb goes on about the same subject
+CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共)")
 SOURCE_BEFORE = re.compile(r"(?:引进|来自|从)$")   # where money comes from
 ACTUAL = re.compile(r"已|实际|累计")
 # An event's venue (在乌鲁木齐举行) and a distance's reference point (东距乌鲁木齐170公里) name a
@@ -229,6 +231,8 @@ class Extractor:
                 if industry is None:
                     # earlier clauses of the statement; a semicolon starts another statement
                     statement = max(s_start, t.rfind("；", s_start, clause_start) + 1, t.rfind(";", s_start, clause_start) + 1)
+                    if CONTINUES.match(t, statement):
+                        statement = s_start  # ；实现利润715.09亿元: the same subject goes on
                     industry = _last_before([h for h in industry_hits_w if statement <= h.start < clause_start
                                              and not _inside(h.start, denominators)], q.start)
                 breakdown = self._breakdown(t, breakdown_hits_w, clause_start, s_start, q.start, denominators)
