@@ -1,0 +1,86 @@
+{{ config(alias='industry_quarter') }}
+-- bi.industry_quarter: fct_industry_quarter for BI tools, with the industry's names and sector.
+
+with
+
+facts as (
+
+    select * from {{ ref('fct_industry_quarter') }}
+
+),
+
+regions as (
+
+    select * from {{ ref('dim_region') }}
+
+),
+
+industries as (
+
+    select * from {{ ref('dim_industry') }}
+
+),
+
+metrics as (
+
+    select * from {{ ref('dim_metric') }}
+
+),
+
+quarters as (
+
+    select * from {{ ref('dim_quarter') }}
+
+),
+
+units as (
+
+    select * from {{ unit_labels() }}
+
+),
+
+final as (
+
+    select
+        facts.quarter_end_date,
+        facts.year,
+        facts.quarter,
+        quarters.quarter_label,
+        quarters.quarter_label_zh,
+        facts.metric_code,
+        metrics.name_zh as metric_name_zh,
+        metrics.name_en as metric_name_en,
+        facts.region_code,
+        regions.name_zh as region_name_zh,
+        regions.name_en as region_name_en,
+        facts.industry_code,
+        industries.name_zh as industry_name_zh,
+        industries.name_en as industry_name_en,
+        industries.industry_level,
+        industries.sector_code,
+        industries.sector_name_zh,
+        facts.unit,
+        units.unit_name_zh,
+        units.unit_name_en,
+        facts.ytd_value,
+        {{ yi_yuan('facts.ytd_value', 'facts.unit') }} as ytd_value_yi_yuan,
+        facts.quarter_value,
+        {{ yi_yuan('facts.quarter_value', 'facts.unit') }} as quarter_value_yi_yuan,
+        facts.is_derived as quarter_value_is_derived,
+        facts.yoy_pct_reported,
+        facts.yoy_pct_computed,
+        facts.share_pct_reported,
+        facts.share_pct_computed,
+        facts.n_mentions,
+        facts.source_doc_ids
+
+    from facts
+    left join regions on facts.region_code = regions.region_code
+    left join industries on facts.industry_code = industries.industry_code
+    left join metrics on facts.metric_code = metrics.metric_code
+    left join quarters on facts.year = quarters.year and facts.quarter = quarters.quarter
+    left join units on facts.unit = units.unit
+
+)
+
+select * from final
