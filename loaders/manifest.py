@@ -63,9 +63,9 @@ def _files(root: Path, patterns: Iterable[str]) -> list[Path]:
     return sorted(out)
 
 
-def _hash_files(h: Any, files: Iterable[Path]) -> None:
+def _hash_files(h: Any, files: Iterable[Path], root: Path = PROJECT_ROOT) -> None:
     for path in files:
-        h.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
         h.update(hashlib.sha256(path.read_bytes()).digest())
 
 
@@ -77,8 +77,8 @@ def extractor_fingerprint() -> str:
     """What an extraction result depends on, besides the document: code, grammar, vocabulary."""
     h = hashlib.sha256(b"tongbi extractor " + CACHE_FORMAT.encode() + b"\0")
     _hash_files(h, [LOADERS / name for name in EXTRACTION_CODE if (LOADERS / name).exists()])
-    _hash_files(h, _files(GRAMMAR_DIR, ["**/*"]))
-    _hash_files(h, vocabulary_files())
+    _hash_files(h, _files(GRAMMAR_DIR, ["**/*"]), GRAMMAR_DIR)
+    _hash_files(h, vocabulary_files(), SEEDS_DIR)
     for package in EXTRACTION_PACKAGES:
         h.update(f"{package}=={_version(package)}\0".encode())
     return h.hexdigest()

@@ -37,3 +37,36 @@ def converter() -> ScriptConverter:
 @pytest.fixture(scope="session")
 def extractor(vocab) -> Extractor:
     return Extractor(vocab)
+
+
+@pytest.fixture(scope="session")
+def sample_site(tmp_path_factory) -> Path:
+    """A folder holding `bulletins/` (the samples), the `warehouse.duckdb` that `tongbi run`
+    published from them, and `runs/` (extraction cache, history), built once per session for
+    tests/test_incremental.py and tests/test_serving.py. The run is made from inside the folder
+    with relative paths, so a copy of the folder (`clone_site`) is the same site elsewhere: a
+    run there finds nothing changed."""
+    import shutil
+
+    from loaders.cli import main
+
+    site = tmp_path_factory.mktemp("site")
+    shutil.copytree(PROJECT / "data" / "bulletins", site / "bulletins")
+    cwd = os.getcwd()
+    os.chdir(site)
+    try:
+        assert main(["run", "bulletins", "--warehouse", "warehouse.duckdb", "--quiet"]) == 0
+    finally:
+        os.chdir(cwd)
+    return site
+
+
+def clone_site(site: Path, target: Path) -> Path:
+    """Copy a sample site (see `sample_site`) to `target`; the summaries of its runs stay behind."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(site / "bulletins", target / "bulletins")
+    shutil.copy2(site / "warehouse.duckdb", target / "warehouse.duckdb")
+    shutil.copytree(site / "runs" / "cache", target / "runs" / "cache")
+    return target
