@@ -1,0 +1,359 @@
+"""Serving the warehouse while scheduled runs rebuild it: readers are never blocked.
+
+DuckDB allows one writer or many readers per file. `tongbi run` never opens the published file for
+writing: it builds `<name>.next.duckdb` and publishes it with one atomic rename, so a reader that
+opened the old file keeps reading the old inode (one consistent version), and a reader opening
+during the rename gets the old or the new file, whole. These tests check that with reader
+processes, through SQLAlchemy/duckdb-engine as Superset connects, through the Parquet export, the
+`bi` views and MetricFlow.
+
+Runtime: the sample site is built once per session (conftest.sample_site); the reader test makes
+5 runs of which the first rebuilds with dbt (~45 s) and the other four find nothing changed and
+republish (~3 s each); request loops are bounded in count and time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import clone_site
+from loaders.cli import main
+
+PROJECT = Path(__file__).resolve().parent.parent
+ENV = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", GX_ANALYTICS_ENABLED="false",
+           PYTHONUNBUFFERED="1", PYTHONPATH=str(PROJECT))
+READER_MAX_S = 400        # a reader stops by itself after this long …
+READER_MAX_QUERIES = 200_000  # … or this many connections, whichever comes first
+
+# One reader process: opens the warehouse read-only, queries, closes, again and again (with a
+# short pause: four readers must not starve the run of the 2 cores), until the stop file appears
+# or its bounds are reached. It also keeps one connection open from the start and checks that it
+# keeps seeing the version it opened. Writes its tally as JSON.
+#
+# The held connection is an in-memory DuckDB with the file ATTACHed read-only: within one process,
+# duckdb.connect(path) shares one database instance among all open connections to that path, so a
+# connect() held open would make the loop's new connections read the old file too (consistent, but
+# never the new version). ATTACH opens the file on its own.
+READER = r"""
+import json, os, sys, time
+import duckdb
+
+wh, out, stop, max_s, max_n = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
+monotonic = sys.argv[6] == "monotonic"   # versions only ever go forward (runs), or alternate (rename test)
+errors, seen, n = [], {}, 0
+pause = float(os.environ.get("READER_PAUSE_S", "0.5"))
+held = duckdb.connect(":memory:")
+held.execute("attach '" + wh.replace("'", "''") + "' as wh (read_only)")
+held_version = held.execute("select count(*) from wh.run_history").fetchone()[0]
+held_facts = held.execute("select count(*), sum(ytd_value) from wh.fct_region_quarter").fetchone()
+held_checks, last = 0, 0
+open(out + ".ready", "w").close()
+deadline = time.monotonic() + max_s
+while n < max_n and time.monotonic() < deadline and not os.path.exists(stop):
+    n += 1
+    try:
+        con = duckdb.connect(wh, read_only=True)
+        try:
+            v = con.execute("select count(*) from run_history").fetchone()[0]
+            facts = con.execute("select count(*), sum(ytd_value) from fct_region_quarter").fetchone()
+            bi = con.execute("select count(*) from bi.region_quarter").fetchone()[0]
+            mentions = con.execute("select count(*) from bi.mentions").fetchone()[0]
+            v2 = con.execute("select count(*) from run_history").fetchone()[0]
+        finally:
+            con.close()
+        if v2 != v:
+            errors.append(f"one connection saw two versions: {v} then {v2}")
+        if bi != facts[0] or mentions == 0:
+            errors.append(f"half-built state: bi.region_quarter {bi} rows, fct_region_quarter {facts[0]}")
+        if monotonic and v < last:
+            errors.append(f"went back from version {last} to {v}")
+        last = v
+        seen[v] = seen.get(v, 0) + 1
+    except Exception as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+    if n % 25 == 0:
+        try:
+            if held.execute("select count(*) from wh.run_history").fetchone()[0] != held_version or \
+               held.execute("select count(*), sum(ytd_value) from wh.fct_region_quarter").fetchone() != held_facts:
+                errors.append("the connection held open changed version")
+            held_checks += 1
+        except Exception as exc:
+            errors.append(f"held connection: {type(exc).__name__}: {exc}")
+    time.sleep(pause)
+held.close()
+json.dump({"queries": n, "errors": errors[:20], "n_errors": len(errors), "versions": seen,
+           "held_version": held_version, "held_checks": held_checks}, open(out, "w"))
+"""
+
+
+def start_readers(wh: Path, folder: Path, n: int, max_s: float = READER_MAX_S,
+                  monotonic: bool = True, pause: float = 0.5) -> tuple[list, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    stop = folder / "stop"
+    procs = []
+    for i in range(n):
+        out = folder / f"reader{i}.json"
+        procs.append((subprocess.Popen([sys.executable, "-c", READER, str(wh), str(out), str(stop), str(max_s),
+                                        str(READER_MAX_QUERIES), "monotonic" if monotonic else "any"],
+                                       env=dict(ENV, READER_PAUSE_S=str(pause))), out))
+    deadline = time.monotonic() + 60
+    while not all(Path(str(out) + ".ready").exists() for _, out in procs):
+        assert time.monotonic() < deadline, "readers did not start"
+        assert all(p.poll() is None for p, _ in procs), "a reader died at start"
+        time.sleep(0.05)
+    return procs, stop
+
+
+def stop_readers(procs: list, stop: Path) -> list[dict]:
+    stop.touch()
+    results = []
+    for proc, out in procs:
+        proc.wait(60)
+        assert proc.returncode == 0, f"reader exited {proc.returncode}"
+        results.append(json.loads(out.read_text()))
+    return results
+
+
+def tongbi_run(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "loaders.cli", "run", "bulletins", "--warehouse",
+                           "warehouse.duckdb", "--quiet", *args], cwd=site, env=ENV, capture_output=True,
+                          text=True, timeout=900)
+
+
+def versions(wh: Path) -> int:
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        return con.execute("select count(*) from run_history").fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def site(sample_site: Path, tmp_path: Path) -> Path:
+    return clone_site(sample_site, tmp_path / "site")
+
+
+# ---------------------------------------------------------------------------- readers and runs
+
+
+def test_four_readers_query_through_five_runs_without_an_error(site: Path, tmp_path: Path) -> None:
+    wh = site / "warehouse.duckdb"
+    assert versions(wh) == 1
+    procs, stop = start_readers(wh, tmp_path / "readers", 4)
+    timings = []
+    try:
+        # run 1 rebuilds (a changed document); runs 2–5 find nothing changed and republish
+        doc = site / "bulletins" / "xj-invest-2025q1.md"
+        doc.write_text(doc.read_text(encoding="utf-8").replace("\ntitle: ", "\ntitle: 【更新】", 1), encoding="utf-8")
+        for i in range(5):
+            t0 = time.perf_counter()
+            proc = tongbi_run(site)
+            timings.append(round(time.perf_counter() - t0, 1))
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            time.sleep(0.3)  # let the readers query each version
+    finally:
+        results = stop_readers(procs, stop)
+    print(f"run timings (s): {timings}; reader queries: {[r['queries'] for r in results]}")
+    for r in results:
+        assert r["n_errors"] == 0, r["errors"]
+        assert r["queries"] >= 50 and r["held_checks"] >= 2 and r["held_version"] == 1
+    seen = set().union(*({int(v) for v in r["versions"]} for r in results))
+    assert 6 in seen and len(seen) >= 3, seen  # the readers saw the publishes happen
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        rows = con.execute("select status, mode, documents_changed from run_history order by started_at").fetchall()
+    finally:
+        con.close()
+    assert [r[:2] for r in rows] == [("published", "full")] * 2 + [("unchanged", "unchanged")] * 4
+    assert rows[1][2] == 1  # the rebuild replaced one changed document
+    assert timings[0] > max(timings[1:]) and max(timings[1:]) < 20
+
+
+def test_readers_opening_during_renames_never_fail(site: Path, tmp_path: Path) -> None:
+    """60 publishes of two alternating versions in quick succession (pipeline.publish: the
+    rename), while 2 readers open, query and close in a tight loop."""
+    from loaders.pipeline import publish, staging_path
+    from loaders.summary import write_run_history
+
+    wh = site / "warehouse.duckdb"
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    shutil.copy(wh, a)
+    shutil.copy(wh, b)
+    con = duckdb.connect(str(b), read_only=True)
+    try:
+        cur = con.execute("select * from run_history")
+        cols = [d[0] for d in cur.description]
+        rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+    finally:
+        con.close()
+    write_run_history(b, rows + [dict(rows[0], run_id="another-version",
+                                      started_at=dt.datetime(2030, 1, 1))])
+    procs, stop = start_readers(wh, tmp_path / "readers", 2, max_s=120, monotonic=False, pause=0.0)
+    try:
+        staging = staging_path(wh.resolve())
+        for i in range(60):
+            shutil.copy(a if i % 2 else b, staging)
+            publish(staging, wh.resolve())
+            time.sleep(0.02)
+    finally:
+        results = stop_readers(procs, stop)
+    for r in results:
+        assert r["n_errors"] == 0, r["errors"]
+        assert {int(v) for v in r["versions"]} == {1, 2}, r["versions"]  # both versions, whole
+
+
+def test_a_connection_opened_before_a_publish_keeps_its_version(site: Path) -> None:
+    wh = site / "warehouse.duckdb"
+    old = duckdb.connect(str(wh), read_only=True)
+    try:
+        before = old.execute("select count(*), max(run_id) from run_history").fetchone()
+        proc = tongbi_run(site)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        # the old connection: the old version, whole (tables and bi views)
+        assert old.execute("select count(*), max(run_id) from run_history").fetchone() == before
+        assert old.execute("select count(*) from bi.region_quarter").fetchone()[0] > 0
+        # a file opened afresh (here ATTACH: in this process, connect() would share the open
+        # connection's database instance until it is closed) is the new version
+        fresh = duckdb.connect(":memory:")
+        try:
+            fresh.execute(f"attach '{wh}' as wh (read_only)")
+            after = fresh.execute("select count(*), max(run_id) from wh.run_history").fetchone()
+        finally:
+            fresh.close()
+        assert after[0] == before[0] + 1 and after[1] > before[1]
+    finally:
+        old.close()
+    new = duckdb.connect(str(wh), read_only=True)  # every connection to the old file is closed
+    try:
+        assert new.execute("select count(*), max(run_id) from run_history").fetchone() == after
+    finally:
+        new.close()
+
+
+# ------------------------------------------------------------------------------- BI connectivity
+
+
+def test_superset_connects_through_duckdb_engine_across_a_publish(site: Path) -> None:
+    """Superset's recipe: SQLAlchemy URI duckdb:////path/warehouse.duckdb with engine parameters
+    {"connect_args": {"read_only": true}}; Superset opens connections without a pool (NullPool)."""
+    sa = pytest.importorskip("sqlalchemy")
+    pytest.importorskip("duckdb_engine")
+    from sqlalchemy.pool import NullPool
+
+    wh = (site / "warehouse.duckdb").resolve()
+    engine = sa.create_engine(f"duckdb:///{wh}", connect_args={"read_only": True}, poolclass=NullPool)
+    try:
+        insp = sa.inspect(engine)
+        assert {"region_quarter", "industry_quarter", "month_ytd", "mentions"} <= set(insp.get_view_names(schema="bi"))
+        columns = {c["name"]: c for c in insp.get_columns("region_quarter", schema="bi")}
+        assert str(columns["quarter_end_date"]["type"]) == "DATE"
+        assert "季末日期" in columns["quarter_end_date"]["comment"]
+        assert all(c.get("comment") for c in columns.values()), [n for n, c in columns.items() if not c.get("comment")]
+        sql = sa.text("select region_name_zh, region_name_en, ytd_value_yi_yuan from bi.region_quarter "
+                      "where metric_code = 'external_funds' and quarter_end_date = date '2025-03-31' "
+                      "and region_code = '650000'")
+        with engine.connect() as conn:
+            assert conn.execute(sql).fetchall() == [("新疆维吾尔自治区", "Xinjiang Uygur Autonomous Region", 1616.27)]
+            n_before = conn.execute(sa.text("select count(*) from run_history")).scalar()
+            proc = tongbi_run(site)  # the scheduled job, another process
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            # a connection opened before the publish keeps its version
+            assert conn.execute(sa.text("select count(*) from run_history")).scalar() == n_before
+        with engine.connect() as conn:  # the next one (Superset's next query) sees the new one
+            assert conn.execute(sa.text("select count(*) from run_history")).scalar() == n_before + 1
+            assert conn.execute(sql).fetchall()[0][2] == 1616.27
+    finally:
+        engine.dispose()
+
+
+def test_export_parquet_writes_every_mart_and_bi_view(site: Path, capsys) -> None:
+    wh = site / "warehouse.duckdb"
+    out = site / "parquet"
+    assert main(["export", "--warehouse", str(wh), "--parquet", str(out)]) == 0
+    manifest = json.loads((out / "_export.json").read_text(encoding="utf-8"))
+    files = {(f["schema"], f["name"]): f["rows"] for f in manifest["files"]}
+    for rel in [("main", "fct_region_quarter"), ("main", "dim_region"), ("main", "run_history"),
+                ("main", "audit_results"), ("bi", "region_quarter"), ("bi", "mentions")]:
+        assert rel in files, rel
+    assert ("main", "raw_metrics") not in files and ("main", "stg_vocab__units") not in files
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        for (schema, name), rows in files.items():
+            assert con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0] == rows
+            assert con.execute(f"select count(*) from read_parquet('{out / schema / (name + '.parquet')}')"
+                               ).fetchone()[0] == rows
+        types = {r[0]: r[1] for r in con.execute(
+            f"describe select * from read_parquet('{out / 'bi' / 'region_quarter.parquet'}')").fetchall()}
+    finally:
+        con.close()
+    assert types["quarter_end_date"] == "DATE"
+    # a second export replaces the folder as a whole
+    (out / "stale.parquet").write_bytes(b"x")
+    assert main(["export", "--warehouse", str(wh), "--parquet", str(out), "--schema", "bi"]) == 0
+    assert not (out / "stale.parquet").exists() and not (out / "main").exists()
+    assert sorted(p.name for p in (out / "bi").glob("*.parquet")) == [
+        "industry_quarter.parquet", "mentions.parquet", "month_ytd.parquet", "region_quarter.parquet"]
+
+
+def test_bi_views_are_in_schema_bi_with_dates_yi_yuan_and_labels(sample_site: Path) -> None:
+    con = duckdb.connect(str(sample_site / "warehouse.duckdb"), read_only=True)
+    try:
+        # a storage format the DuckDB 1.x engines inside BI drivers can read (profiles.yml)
+        (tags,) = con.execute("select tags from duckdb_databases() where database_name = 'warehouse'").fetchone()
+        assert tags["storage_version"] == "v1.0.0+"
+        views = {r[0]: r[1] for r in con.execute(
+            "select view_name, comment from duckdb_views() where schema_name = 'bi'").fetchall()}
+        assert set(views) == {"region_quarter", "industry_quarter", "month_ytd", "mentions"}
+        assert all(views.values())
+        uncommented = con.execute("select table_name, column_name from duckdb_columns() "
+                                  "where schema_name = 'bi' and comment is null").fetchall()
+        assert uncommented == []
+        assert con.execute("select count(*) from duckdb_schemas() where schema_name = 'main_bi'").fetchone()[0] == 0
+        bad = con.execute("""select count(*) from bi.region_quarter
+            where (unit = 'CNY' and abs(ytd_value_yi_yuan * 1e8 - ytd_value) > 1e-3)
+               or (unit <> 'CNY' and ytd_value_yi_yuan is not null)
+               or quarter_end_date <> last_day(make_date(year, quarter * 3, 1))
+               or metric_name_zh is null or metric_name_en is null or region_name_en is null""").fetchone()[0]
+        assert bad == 0
+        (n,) = con.execute("select count(*) from bi.region_quarter").fetchone()
+        assert n == con.execute("select count(*) from fct_region_quarter").fetchone()[0]
+        row = con.execute("""select quarter_label, quarter_label_zh, unit_name_zh, unit_name_en from bi.region_quarter
+            where metric_code = 'external_funds' and region_code = '650000' and year = 2025 and quarter = 1""").fetchone()
+        assert row == ("2025Q1", "2025年一季度", "元", "yuan (CNY)")
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------------------ semantic layer
+
+
+def test_metricflow_queries_the_published_warehouse_through_the_reader_target(sample_site: Path) -> None:
+    mf = Path(sys.executable).with_name("mf")
+    if not mf.exists():
+        pytest.skip("dbt-metricflow is not installed (pip install -e '.[test]')")
+    if not (PROJECT / "target" / "semantic_manifest.json").exists():
+        pytest.skip("no target/semantic_manifest.json: dbt has not parsed the project")
+    wh = sample_site / "warehouse.duckdb"
+    before = wh.stat().st_mtime_ns
+    env = dict(ENV, DBT_TARGET="reader", TONGBI_WAREHOUSE=str(wh), DBT_PROFILES_DIR=str(PROJECT))
+    proc = subprocess.run([str(mf), "query", "--metrics",
+                           "external_funds_ytd_yi_yuan,external_funds_yoy_pct_reported,external_funds_yoy_pct_computed",
+                           "--group-by", "metric_time__quarter", "--where", "{{ Entity('region') }} = '650000'",
+                           "--order", "metric_time__quarter"], cwd=PROJECT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = {ln.split()[0][:10]: ln.split()[1:] for ln in proc.stdout.splitlines() if ln[:4].isdigit()}
+    # 2024 Q4: 9355.26 亿元 (a year-to-date level, not the sum of the quarters), 11 % reported,
+    # 10.995 % computed from 2023 Q4's 8428.53; 2025 Q1: 1616.27 亿元, 21.59 % reported
+    assert lines["2024-10-01"][:2] == ["9355.26", "11"] and lines["2024-10-01"][2].startswith("10.99")
+    assert lines["2025-01-01"][:2] == ["1616.27", "21.59"]
+    assert wh.stat().st_mtime_ns == before  # read-only: the file was not touched
