@@ -3,9 +3,9 @@ extracted rows of every document already seen.
 
 * **Fingerprints.** `extractor_fingerprint()` hashes what extraction depends on (the extraction
   code, loaders/grammar/, the vocabulary seeds, the versions of OpenCC and cn2an);
-  `build_fingerprint()` adds what the build depends on (models, macros, dbt_project.yml, the
-  expectation suites, the loader and gate code, the versions of dbt, DuckDB and Great
-  Expectations). A run's `input_fingerprint` is the build fingerprint together with the bytes of
+  `build_fingerprint()` adds what the build depends on (models, macros, dbt_project.yml,
+  profiles.yml, the expectation suites, the seed writer and the gate's code, the versions of
+  dbt, DuckDB and Great Expectations). A run's `input_fingerprint` is the build fingerprint together with the bytes of
   the three seed files it would write: when it equals the fingerprint recorded in the published
   warehouse's `run_history`, a rebuild would give the same warehouse, so none is made.
 * **The manifest** of a build is the `documents` table of the published warehouse (doc_id,
@@ -40,7 +40,7 @@ from .vocabulary import GRAMMAR_DIR, PROJECT_ROOT, SEEDS_DIR
 LOADER_SEEDS = ("raw_metrics.csv", "documents.csv", "rejected_documents.csv")
 LOADERS = PROJECT_ROOT / "loaders"
 EXTRACTION_CODE = ("documents.py", "numbers.py", "extraction.py", "corpus.py", "vocabulary.py", "schema.py")
-BUILD_CODE = ("seeds.py", "quality.py", "pipeline.py", "manifest.py", "summary.py")
+BUILD_CODE = ("seeds.py", "quality.py")   # what shapes the data and the gate's verdict; run bookkeeping does not
 EXTRACTION_PACKAGES = ("opencc", "cn2an", "PyYAML", "charset-normalizer")
 BUILD_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "polars", "great-expectations")
 CACHE_FORMAT = "1"
@@ -90,7 +90,8 @@ def build_fingerprint(extractor_fp: str | None = None) -> str:
     h = hashlib.sha256(b"tongbi build\0" + (extractor_fp or extractor_fingerprint()).encode())
     _hash_files(h, [LOADERS / name for name in BUILD_CODE if (LOADERS / name).exists()])
     _hash_files(h, _files(PROJECT_ROOT, ["models/**/*.sql", "models/**/*.yml", "models/**/*.md",
-                                         "macros/**/*.sql", "expectations/**/*.json", "dbt_project.yml"]))
+                                         "macros/**/*.sql", "expectations/**/*.json", "dbt_project.yml",
+                                         "profiles.yml"]))
     for package in BUILD_PACKAGES:
         h.update(f"{package}=={_version(package)}\0".encode())
     return h.hexdigest()

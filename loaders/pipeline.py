@@ -319,8 +319,8 @@ def publish(staging: Path, warehouse: Path, run_dir: Path | None = None) -> list
     old_wal = wal_path(warehouse)
     if old_wal.exists():
         if _open_for_writing_elsewhere(warehouse):
-            raise Busy(f"{warehouse} is open for writing by another process; not published "
-                       f"(staging kept at {staging})")
+            raise WarehouseInUse(f"{warehouse} is open for writing by another process; not published "
+                                 f"(staging kept at {staging})")
         target = (run_dir or warehouse.parent) / (old_wal.name + ".stale")
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(old_wal, target)
@@ -379,11 +379,23 @@ def read_previous(warehouse: Path) -> PublishedState:
             raise WarehouseInUse(f"{warehouse} is open for writing by another process, which blocks "
                                  f"every reader ({message}); open it read-only (read_only=True, "
                                  "access_mode=READ_ONLY) and run again") from None
-        raise
+        return _unreadable(warehouse, message)
+    except duckdb.Error as exc:
+        return _unreadable(warehouse, " ".join(str(exc).split()))
     try:
         return read_published(con)
+    except duckdb.Error as exc:
+        return _unreadable(warehouse, " ".join(str(exc).split()))
     finally:
         con.close()
+
+
+def _unreadable(warehouse: Path, reason: str) -> PublishedState:
+    """A published file DuckDB cannot read: nothing is known of it, so this run builds
+    everything and, if its gate passes, replaces it (its run_history is lost; runs/history.jsonl
+    keeps the runs)."""
+    print(f"  {warehouse.name} cannot be read ({reason}); building everything", file=sys.stderr, flush=True)
+    return PublishedState(exists=True)
 
 
 def history_path(warehouse: Path) -> Path:

@@ -285,6 +285,25 @@ def test_a_lock_left_by_a_killed_run_does_not_block_the_next(tmp_path: Path) -> 
             holder.wait(10)
 
 
+def test_a_process_holding_the_warehouse_open_for_writing_stops_the_run_with_code_6(site: Path, capsys) -> None:
+    wh = site / "warehouse.duckdb"
+    before = sha256(wh)
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time\n"
+        f"con = duckdb.connect({str(wh)!r})\n"   # read-write: DuckDB's write lock
+        "print('open', flush=True); time.sleep(60)")], env=ENV, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "open"
+        assert run() == 6
+    finally:
+        writer.kill()
+        writer.wait(10)
+    err = capsys.readouterr().err
+    assert "open for writing by another process" in err and "read-only" in err
+    assert sha256(wh) == before
+    assert last_summary(site)["error"]["type"] == "WarehouseInUse"
+
+
 # ---------------------------------------------------------------------------------- JSON logs
 
 
