@@ -70,3 +70,14 @@ def clone_site(site: Path, target: Path) -> Path:
     shutil.copy2(site / "warehouse.duckdb", target / "warehouse.duckdb")
     shutil.copytree(site / "runs" / "cache", target / "runs" / "cache")
     return target
+
+
+@pytest.fixture(scope="session")
+def five_runs(sample_site, tmp_path_factory):
+    """Five `tongbi run`s of a copy of the sample site while four reader processes query it (see
+    tests/readers.py): the rebuild checked by tests/test_incremental.py, the readers by
+    tests/test_serving.py. Run once per session."""
+    from readers import five_runs_under_readers
+
+    root = tmp_path_factory.mktemp("five_runs")
+    return five_runs_under_readers(clone_site(sample_site, root / "site"), root / "readers")

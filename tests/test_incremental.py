@@ -2,8 +2,9 @@
 `run_history` and `--log-format json`.
 
 The sample site (tests/conftest.py, `sample_site`) is built once per session; every test here
-works on its own copy. Only `test_a_changed_document_replaces_its_rows_and_a_removed_one_retires`
-runs dbt again (~45 s); the rest take a few seconds each.
+works on its own copy. The rebuild after a changed and a removed document is the first of the
+five runs tests/test_serving.py makes under readers (conftest `five_runs`, run once per session);
+the rest take a few seconds each.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import duckdb
 import pytest
 
 from conftest import clone_site
+from readers import CHANGED_DOC, REMOVED_DOC, FiveRuns
 from loaders.cli import main
 from loaders.manifest import DocumentCache, extractor_fingerprint
 from loaders.pipeline import RunLock
@@ -163,20 +165,14 @@ def test_failed_and_busy_runs_join_run_history_at_the_next_publish(site: Path, t
 # ------------------------------------------------------------------------------- incremental
 
 
-def test_a_changed_document_replaces_its_rows_and_a_removed_one_retires(site: Path) -> None:
-    wh = site / "warehouse.duckdb"
-    folder = site / "bulletins"
-    changed, removed = "xj-invest-2024", "xj-invest-2023m1-8"
-    n_removed = query(wh, f"select count(*) from fct_metric_mentions where doc_id = '{removed}'")[0][0]
-    n_changed = query(wh, f"select count(*) from fct_metric_mentions where doc_id = '{changed}'")[0][0]
-    assert n_removed > 0 and n_changed > 0
-    text = (folder / f"{changed}.md").read_text(encoding="utf-8")
-    assert "\ntitle: " in text
-    (folder / f"{changed}.md").write_text(text.replace("\ntitle: ", "\ntitle: 【修订】", 1), encoding="utf-8")
-    (folder / f"{removed}.md").unlink()
-
-    assert run() == 0
-    summary = last_summary(site)
+def test_a_changed_document_replaces_its_rows_and_a_removed_one_retires(five_runs: FiveRuns) -> None:
+    """The first of the five runs (conftest.five_runs, under readers): one document's title
+    changed, another document removed; the rest are unchanged and come from the cache."""
+    wh = five_runs.site / "warehouse.duckdb"
+    changed, removed = CHANGED_DOC, REMOVED_DOC
+    assert five_runs.before[removed] > 0 and five_runs.before[changed] > 0
+    assert five_runs.procs[0].returncode == 0, five_runs.procs[0].stderr[-3000:]
+    summary = five_runs.summaries[0]
     docs = summary["documents"]
     assert summary["status"] == "published" and summary["mode"] == "full"
     assert (docs["added"], docs["changed"], docs["removed"], docs["unchanged"]) == (0, 1, 1, 4)
@@ -187,11 +183,15 @@ def test_a_changed_document_replaces_its_rows_and_a_removed_one_retires(site: Pa
     assert query(wh, f"select count(*) from documents where doc_id = '{removed}'")[0][0] == 0
     titles = query(wh, f"select distinct document_title from fct_metric_mentions where doc_id = '{changed}'")
     assert len(titles) == 1 and titles[0][0].startswith("【修订】")
-    assert query(wh, f"select count(*) from fct_metric_mentions where doc_id = '{changed}'")[0][0] == n_changed
+    n_changed = query(wh, f"select count(*) from fct_metric_mentions where doc_id = '{changed}'")[0][0]
+    assert n_changed == five_runs.before[changed]
     rows = history(wh)
-    assert [r["status"] for r in rows] == ["published", "published"]
-    assert rows[-1]["documents_changed"] == 1 and rows[-1]["documents_removed"] == 1
-    assert rows[-1]["input_fingerprint"] != rows[0]["input_fingerprint"]
+    assert [r["status"] for r in rows[:2]] == ["published", "published"]
+    assert rows[1]["documents_changed"] == 1 and rows[1]["documents_removed"] == 1
+    assert rows[1]["input_fingerprint"] != rows[0]["input_fingerprint"]
+    # the four runs after it found nothing new: the same inputs, the data built by run 1
+    assert all(r["status"] == "unchanged" and r["data_built_by"] == rows[1]["run_id"]
+               and r["input_fingerprint"] == rows[1]["input_fingerprint"] for r in rows[2:])
 
 
 def test_the_extraction_cache_is_keyed_by_the_extractor_and_the_bytes(tmp_path: Path, monkeypatch) -> None:

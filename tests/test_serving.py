@@ -7,9 +7,10 @@ during the rename gets the old or the new file, whole. These tests check that wi
 processes, through SQLAlchemy/duckdb-engine as Superset connects, through the Parquet export, the
 `bi` views and MetricFlow.
 
-Runtime: the sample site is built once per session (conftest.sample_site); the reader test makes
-5 runs of which the first rebuilds with dbt (~45 s) and the other four find nothing changed and
-republish (~3 s each); request loops are bounded in count and time.
+Runtime: the sample site is built once per session (conftest.sample_site); the five runs under
+four readers (conftest.five_runs, shared with tests/test_incremental.py) rebuild once with dbt
+(~45 s) and then find nothing changed and republish (~3 s each); the reader loops (tests/readers.py)
+are bounded in count and time and pause between queries so as not to starve the runs.
 """
 from __future__ import annotations
 
@@ -27,114 +28,9 @@ import pytest
 
 from conftest import clone_site
 from loaders.cli import main
+from readers import ENV, FiveRuns, start_readers, stop_readers, tongbi_run, versions
 
 PROJECT = Path(__file__).resolve().parent.parent
-ENV = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", GX_ANALYTICS_ENABLED="false",
-           PYTHONUNBUFFERED="1", PYTHONPATH=str(PROJECT))
-READER_MAX_S = 400        # a reader stops by itself after this long …
-READER_MAX_QUERIES = 200_000  # … or this many connections, whichever comes first
-
-# One reader process: opens the warehouse read-only, queries, closes, again and again (with a
-# short pause: four readers must not starve the run of the 2 cores), until the stop file appears
-# or its bounds are reached. It also keeps one connection open from the start and checks that it
-# keeps seeing the version it opened. Writes its tally as JSON.
-#
-# The held connection is an in-memory DuckDB with the file ATTACHed read-only: within one process,
-# duckdb.connect(path) shares one database instance among all open connections to that path, so a
-# connect() held open would make the loop's new connections read the old file too (consistent, but
-# never the new version). ATTACH opens the file on its own.
-READER = r"""
-import json, os, sys, time
-import duckdb
-
-wh, out, stop, max_s, max_n = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
-monotonic = sys.argv[6] == "monotonic"   # versions only ever go forward (runs), or alternate (rename test)
-errors, seen, n = [], {}, 0
-pause = float(os.environ.get("READER_PAUSE_S", "0.5"))
-held = duckdb.connect(":memory:")
-held.execute("attach '" + wh.replace("'", "''") + "' as wh (read_only)")
-held_version = held.execute("select count(*) from wh.run_history").fetchone()[0]
-held_facts = held.execute("select count(*), sum(ytd_value) from wh.fct_region_quarter").fetchone()
-held_checks, last = 0, 0
-open(out + ".ready", "w").close()
-deadline = time.monotonic() + max_s
-while n < max_n and time.monotonic() < deadline and not os.path.exists(stop):
-    n += 1
-    try:
-        con = duckdb.connect(wh, read_only=True)
-        try:
-            v = con.execute("select count(*) from run_history").fetchone()[0]
-            facts = con.execute("select count(*), sum(ytd_value) from fct_region_quarter").fetchone()
-            bi = con.execute("select count(*) from bi.region_quarter").fetchone()[0]
-            mentions = con.execute("select count(*) from bi.mentions").fetchone()[0]
-            v2 = con.execute("select count(*) from run_history").fetchone()[0]
-        finally:
-            con.close()
-        if v2 != v:
-            errors.append(f"one connection saw two versions: {v} then {v2}")
-        if bi != facts[0] or mentions == 0:
-            errors.append(f"half-built state: bi.region_quarter {bi} rows, fct_region_quarter {facts[0]}")
-        if monotonic and v < last:
-            errors.append(f"went back from version {last} to {v}")
-        last = v
-        seen[v] = seen.get(v, 0) + 1
-    except Exception as exc:
-        errors.append(f"{type(exc).__name__}: {exc}")
-    if n % 25 == 0:
-        try:
-            if held.execute("select count(*) from wh.run_history").fetchone()[0] != held_version or \
-               held.execute("select count(*), sum(ytd_value) from wh.fct_region_quarter").fetchone() != held_facts:
-                errors.append("the connection held open changed version")
-            held_checks += 1
-        except Exception as exc:
-            errors.append(f"held connection: {type(exc).__name__}: {exc}")
-    time.sleep(pause)
-held.close()
-json.dump({"queries": n, "errors": errors[:20], "n_errors": len(errors), "versions": seen,
-           "held_version": held_version, "held_checks": held_checks}, open(out, "w"))
-"""
-
-
-def start_readers(wh: Path, folder: Path, n: int, max_s: float = READER_MAX_S,
-                  monotonic: bool = True, pause: float = 0.5) -> tuple[list, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    stop = folder / "stop"
-    procs = []
-    for i in range(n):
-        out = folder / f"reader{i}.json"
-        procs.append((subprocess.Popen([sys.executable, "-c", READER, str(wh), str(out), str(stop), str(max_s),
-                                        str(READER_MAX_QUERIES), "monotonic" if monotonic else "any"],
-                                       env=dict(ENV, READER_PAUSE_S=str(pause))), out))
-    deadline = time.monotonic() + 60
-    while not all(Path(str(out) + ".ready").exists() for _, out in procs):
-        assert time.monotonic() < deadline, "readers did not start"
-        assert all(p.poll() is None for p, _ in procs), "a reader died at start"
-        time.sleep(0.05)
-    return procs, stop
-
-
-def stop_readers(procs: list, stop: Path) -> list[dict]:
-    stop.touch()
-    results = []
-    for proc, out in procs:
-        proc.wait(60)
-        assert proc.returncode == 0, f"reader exited {proc.returncode}"
-        results.append(json.loads(out.read_text()))
-    return results
-
-
-def tongbi_run(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "loaders.cli", "run", "bulletins", "--warehouse",
-                           "warehouse.duckdb", "--quiet", *args], cwd=site, env=ENV, capture_output=True,
-                          text=True, timeout=900)
-
-
-def versions(wh: Path) -> int:
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        return con.execute("select count(*) from run_history").fetchone()[0]
-    finally:
-        con.close()
 
 
 @pytest.fixture
@@ -145,37 +41,23 @@ def site(sample_site: Path, tmp_path: Path) -> Path:
 # ---------------------------------------------------------------------------- readers and runs
 
 
-def test_four_readers_query_through_five_runs_without_an_error(site: Path, tmp_path: Path) -> None:
-    wh = site / "warehouse.duckdb"
-    assert versions(wh) == 1
-    procs, stop = start_readers(wh, tmp_path / "readers", 4)
-    timings = []
-    try:
-        # run 1 rebuilds (a changed document); runs 2–5 find nothing changed and republish
-        doc = site / "bulletins" / "xj-invest-2025q1.md"
-        doc.write_text(doc.read_text(encoding="utf-8").replace("\ntitle: ", "\ntitle: 【更新】", 1), encoding="utf-8")
-        for i in range(5):
-            t0 = time.perf_counter()
-            proc = tongbi_run(site)
-            timings.append(round(time.perf_counter() - t0, 1))
-            assert proc.returncode == 0, proc.stderr[-3000:]
-            time.sleep(0.3)  # let the readers query each version
-    finally:
-        results = stop_readers(procs, stop)
-    print(f"run timings (s): {timings}; reader queries: {[r['queries'] for r in results]}")
-    for r in results:
+def test_four_readers_query_through_five_runs_without_an_error(five_runs: FiveRuns) -> None:
+    for proc in five_runs.procs:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(five_runs.summaries) == 5
+    print(f"run timings (s): {five_runs.timings}; reader queries: {[r['queries'] for r in five_runs.readers]}")
+    for r in five_runs.readers:
         assert r["n_errors"] == 0, r["errors"]
         assert r["queries"] >= 50 and r["held_checks"] >= 2 and r["held_version"] == 1
-    seen = set().union(*({int(v) for v in r["versions"]} for r in results))
+    seen = set().union(*({int(v) for v in r["versions"]} for r in five_runs.readers))
     assert 6 in seen and len(seen) >= 3, seen  # the readers saw the publishes happen
-    con = duckdb.connect(str(wh), read_only=True)
+    con = duckdb.connect(str(five_runs.site / "warehouse.duckdb"), read_only=True)
     try:
-        rows = con.execute("select status, mode, documents_changed from run_history order by started_at").fetchall()
+        rows = con.execute("select status, mode from run_history order by started_at").fetchall()
     finally:
         con.close()
-    assert [r[:2] for r in rows] == [("published", "full")] * 2 + [("unchanged", "unchanged")] * 4
-    assert rows[1][2] == 1  # the rebuild replaced one changed document
-    assert timings[0] > max(timings[1:]) and max(timings[1:]) < 20
+    assert rows == [("published", "full")] * 2 + [("unchanged", "unchanged")] * 4
+    assert five_runs.timings[0] > max(five_runs.timings[1:]) and max(five_runs.timings[1:]) < 20
 
 
 def test_readers_opening_during_renames_never_fail(site: Path, tmp_path: Path) -> None:
