@@ -494,7 +494,7 @@ def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, s
         })
         fingerprint = input_fingerprint(build_fingerprint(extractor_fp), seeds)
         unchanged = previous.input_fingerprint == fingerprint
-        summary.incremental(changes, cache, fingerprint, previous, unchanged)
+        summary.incremental(changes, cache, fingerprint, previous, unchanged and not opts.force)
         log.event("documents", **{k: v for k, v in summary.data["documents"].items() if k != "rejects"})
 
     if unchanged and not opts.force:

@@ -147,6 +147,32 @@ def test_skip_unchanged_keeps_the_file_byte_identical_and_the_next_publish_recor
     assert skipped["run_id"] in ids and len(ids) == 3
 
 
+def test_force_extracts_and_builds_everything_again(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--force with nothing changed: every document extracted, the build and the gate made. dbt is
+    stood in for by a copy of the published file (a real build is tested by the five runs)."""
+    import shutil
+
+    from loaders import pipeline
+
+    built: list[Path] = []
+
+    def build(staging: Path, log_dir: Path, keep_fds: tuple[int, ...] = ()) -> None:
+        built.append(staging)
+        shutil.copyfile(site / "warehouse.duckdb", staging)
+
+    monkeypatch.setattr(pipeline, "dbt_build", build)
+    assert run("--force") == 0
+    summary = last_summary(site)
+    assert built and summary["status"] == "published" and summary["mode"] == "full"
+    assert set(summary["stages"]) == {"extract", "load seeds", "dbt build", "expectations", "publish"}
+    assert (summary["documents"]["extracted"], summary["documents"]["reused"]) == (6, 0)
+    assert summary["documents"]["unchanged"] == 6 and summary["gate"]["passed"] is True
+    rows = history(site / "warehouse.duckdb")
+    assert [(r["status"], r["mode"]) for r in rows] == [("published", "full")] * 2
+    assert rows[-1]["data_built_by"] == rows[-1]["run_id"]
+    assert rows[-1]["input_fingerprint"] == rows[0]["input_fingerprint"]
+
+
 def test_failed_and_busy_runs_join_run_history_at_the_next_publish(site: Path, tmp_path: Path) -> None:
     wh = site / "warehouse.duckdb"
     empty = site / "empty"
