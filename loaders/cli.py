@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="when nothing changed, leave the published file byte-identical (the run joins "
                         "run_history at the next publish) instead of republishing it with this run recorded")
     p.add_argument("--wait", type=float, metavar="SECONDS",
-                   help="wait this long for another run of the same warehouse (default: exit at once, code 5)")
+                   help="wait this long for another run of the same warehouse (default: exit at once, code 5) "
+                        "and for the project's build lock (default 600 s)")
     p.add_argument("--log-format", choices=("text", "json"), default="text",
                    help="json: one JSON object per line on stderr (stage events, rejects, gate, summary)")
     p.set_defaults(func=cmd_run)

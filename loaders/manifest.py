@@ -99,11 +99,9 @@ def build_fingerprint(extractor_fp: str | None = None) -> str:
 
 def seed_bytes(frames: dict[str, pl.DataFrame]) -> dict[str, bytes]:
     """The loader seeds as `seeds.write_csv` writes them (same options), in memory."""
-    out = {}
-    for name, df in frames.items():
-        out[name] = df.write_csv(None, float_precision=None, null_value="", date_format="%Y-%m-%d",
-                                 line_terminator="\n").encode("utf-8")
-    return out
+    from .seeds import csv_bytes
+
+    return {name: csv_bytes(df) for name, df in frames.items()}
 
 
 def input_fingerprint(build_fp: str, seeds: dict[str, bytes]) -> str:

@@ -180,7 +180,7 @@ class RunLock:
                                    f"(lock {self.path}); this run exits without touching it "
                                    "(--wait SECONDS waits for it)") from None
                     raise Busy(f"{self.label} is in use by {_describe(holder)} (lock {self.path}); "
-                               f"gave up after {timeout:.0f}s") from None
+                               f"gave up after {timeout:g}s") from None
                 if progress and not told:
                     print(f"  waiting for {_describe(holder)} to finish with {self.label} …",
                           file=sys.stderr, flush=True)
@@ -503,7 +503,7 @@ def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, s
         return
 
     build_lock = RunLock(BUILD_LOCK, f"the project's seeds and dbt target ({PROJECT_ROOT})")
-    build_lock.acquire(summary.run_id, lock_timeout(), opts.progress)
+    build_lock.acquire(summary.run_id, opts.wait if opts.wait is not None else lock_timeout(), opts.progress)
     summary.data["lock_wait_s"]["build"] = build_lock.waited_s
     try:
         summary.recovered(recover_seeds())

@@ -29,9 +29,18 @@ def rejected_frame(rows: Iterable[Mapping[str, object]]) -> pl.DataFrame:
     return frame(rows, REJECTED_SCHEMA).sort(["path", "line"])
 
 
+# how every seed CSV is formatted (pipeline and manifest write and hash the same bytes)
+CSV_OPTIONS: dict[str, object] = {"float_precision": None, "null_value": "", "date_format": "%Y-%m-%d",
+                                  "line_terminator": "\n"}
+
+
+def csv_bytes(df: pl.DataFrame) -> bytes:
+    return df.write_csv(None, **CSV_OPTIONS).encode("utf-8")  # type: ignore[arg-type]
+
+
 def write_csv(df: pl.DataFrame, path: Path) -> None:
     """Write atomically: a reader (or dbt) never sees half a seed file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    df.write_csv(tmp, float_precision=None, null_value="", date_format="%Y-%m-%d", line_terminator="\n")
+    df.write_csv(tmp, **CSV_OPTIONS)  # type: ignore[arg-type]
     tmp.replace(path)
