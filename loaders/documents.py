@@ -8,10 +8,10 @@ with newlines translated the way Python's text mode reads it.
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,15 @@ _FULL_TO_HALF.update({"．": ".", "％": "%", "－": "-", "～": "~", "：": ":"
                       "（": "(", "）": ")", "﹔": "；", "　": " ", "∶": ":"})
 _FULL_TO_HALF.update({chr(0xFF21 + i): chr(0x41 + i) for i in range(26)})
 _FULL_TO_HALF.update({chr(0xFF41 + i): chr(0x61 + i) for i in range(26)})
+
+
+# Unicode category Cc except the tab and newline that text carries
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_FULL_WIDTH = re.compile("[" + "".join(map(re.escape, _FULL_TO_HALF)) + "]")
+# a line break with the blank space after it (a run of several lines breaks is one run)
+_BREAK_RUN = re.compile("\n[ \t\n\u3000\u00a0]*")
+# one `key: value` line of front matter whose value YAML would read as a plain scalar
+_SIMPLE_ENTRY = re.compile(r"([A-Za-z_][\w-]*):[ \t]+([^-?:,\[\]{}#&*!|>'\"%@`\s](?:(?!: | #).)*?)[ \t]*")
 
 
 class DocumentError(Exception):
@@ -103,7 +112,7 @@ def decode_bytes(data: bytes, path: Path | str) -> tuple[str, str]:
             raise DocumentError(path, "undecodable: neither UTF-8 nor GB18030/GBK", line) from None
     # Offsets follow Python's text mode, which is how every consumer reads the file back.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\t")
+    controls = len(_CONTROL_CHARS.findall(text))
     if controls > max(8, len(text) // 100):
         raise DocumentError(path, "binary content (control characters), not a text bulletin")
     return text, encoding
@@ -118,6 +127,10 @@ def split_front_matter(text: str, path: Path | str) -> tuple[dict[str, object], 
     if close is None:
         raise DocumentError(path, "front matter opened with --- is never closed", 1)
     block = text[start + 4: close.start()]
+    simple = _simple_front_matter(block)
+    if simple is not None:
+        end = close.end() + 1 if close.end() < len(text) else close.end()
+        return simple, end
     try:
         # the C loader when libyaml is there: front matter parsing was a sixth of extraction time
         meta = yaml.load(block, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
@@ -131,6 +144,35 @@ def split_front_matter(text: str, path: Path | str) -> tuple[dict[str, object], 
         raise DocumentError(path, "front matter is not a mapping of keys to values", 2)
     end = close.end() + 1 if close.end() < len(text) else close.end()
     return meta, end
+
+
+def _simple_front_matter(block: str) -> dict[str, object] | None:
+    """Front matter of plain `key: value` lines read the way YAML reads it, without YAML: the
+    C parser still cost as much as the rest of reading a document. Anything else (quotes,
+    lists, comments, numbers, booleans, times) returns None and goes to YAML."""
+    meta: dict[str, object] = {}
+    resolvers = yaml.resolver.Resolver.yaml_implicit_resolvers
+    for line in block.split("\n"):
+        if not line:
+            continue
+        m = _SIMPLE_ENTRY.fullmatch(line)
+        if m is None:
+            return None
+        key, value = m.groups()
+        tags = [tag for tag, regexp in resolvers.get(value[0], ()) if regexp.match(value)]
+        if not tags:
+            meta[key] = value
+        elif tags[0] == "tag:yaml.org,2002:timestamp" and (d := _ISO_DATE.fullmatch(value)):
+            try:
+                meta[key] = dt.date(int(d[1]), int(d[2]), int(d[3]))
+            except ValueError:
+                return None
+        else:
+            return None
+    return meta
+
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d\d?)-(\d\d?)")
 
 
 def _to_date(value: object) -> dt.date | None:
@@ -176,35 +218,34 @@ class ScriptConverter:
 def build_match_view(text: str, body_start: int, converter: ScriptConverter) -> tuple[str, tuple[int, ...], bool]:
     """Normalise `text` for matching, keeping a map back to original offsets."""
     simplified = converter.convert(text)
-    changed = sum(1 for a, b in zip(text, simplified) if a != b)
+    changed = 0 if simplified == text else sum(1 for a, b in zip(text, simplified) if a != b)
     is_traditional = changed > max(3, len(text) // 200)
-    chars: list[str] = []
+    # one character for one, so offsets hold (str.translate with a dict is slower than this)
+    half = _FULL_WIDTH.sub(lambda m: _FULL_TO_HALF[m.group()], simplified)
+    pieces: list[str] = []
     origin: list[int] = []
-    i, n = 0, len(simplified)
-    while i < n:
-        ch = simplified[i]
-        if ch in "\n" and i >= body_start:
-            # Rejoin a sentence broken across lines: drop the whole whitespace run when the text
-            # before it does not end a sentence and the text after it continues.
-            j = i
-            while j < n and simplified[j] in " \t\n\u3000\u00a0":
-                j += 1
-            prev = next((c for c in reversed(chars[-3:]) if c not in " \t"), "")
-            nxt = simplified[j] if j < n else ""
-            # …839.6亿元 / 2017年，… is a headline followed by a new statement, not one sentence
-            ends_quantity = any(c.isdigit() for c in chars[-4:])
-            if prev and nxt and prev not in SENTENCE_END and (_is_cjk(prev) or prev.isdigit() or prev in "%）)”")\
-                    and (_is_cjk(nxt) or nxt.isdigit() or nxt in "（(“") and not (ends_quantity and nxt.isdigit()):
-                i = j
-                continue
-            chars.append("\n")
-            origin.append(i)
-            i += 1
-            continue
-        chars.append(_FULL_TO_HALF.get(ch, ch))
-        origin.append(i)
-        i += 1
-    return "".join(chars), tuple(origin), is_traditional
+    pos = 0              # where the text not yet copied to the view starts
+    tail, seen = "", 0   # the view's last characters, up to `seen` in `half`
+    for run in _BREAK_RUN.finditer(half, body_start):
+        i, j = run.span()
+        tail = (tail + half[seen:i])[-4:] if i - seen < 4 else half[i - 4:i]
+        seen = i
+        # Rejoin a sentence broken across lines: drop the whole whitespace run when the text
+        # before it does not end a sentence and the text after it continues.
+        prev = next((c for c in reversed(tail[-3:]) if c not in " \t"), "")
+        nxt = half[j] if j < len(half) else ""
+        # …839.6亿元 / 2017年，… is a headline followed by a new statement, not one sentence
+        ends_quantity = any(c.isdigit() for c in tail)
+        if prev and nxt and prev not in SENTENCE_END and (_is_cjk(prev) or prev.isdigit() or prev in "%）)”") \
+                and (_is_cjk(nxt) or nxt.isdigit() or nxt in "（(“") and not (ends_quantity and nxt.isdigit()):
+            pieces.append(half[pos:i])
+            origin.extend(range(pos, i))
+            pos = seen = j
+    if not pieces:
+        return half, tuple(range(len(half))), is_traditional
+    pieces.append(half[pos:])
+    origin.extend(range(pos, len(half)))
+    return "".join(pieces), tuple(origin), is_traditional
 
 
 _YEAR_RE = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)\s*年")
@@ -259,7 +300,7 @@ def load_document(path: Path, converter: ScriptConverter, default_year: int | No
     meta, body_start = split_front_matter(text, path)
     match_text, origin, is_traditional = build_match_view(text, body_start, converter)
     check_figures_intact(match_text, path)
-    match_body_start = next((k for k, o in enumerate(origin) if o >= body_start), len(origin))
+    match_body_start = bisect.bisect_left(origin, body_start)
     published = _to_date(meta.get("published"))
     ref_year: int | None
     ref_month: int | None

@@ -12,10 +12,11 @@ How a careful reader attributes a number, and so how this module does:
 from __future__ import annotations
 
 import bisect
+import functools
 import datetime as dt
 import re
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from .documents import Document, normalise_term
 from .numbers import Quantity, QuantityFinder
@@ -36,6 +37,10 @@ ACTUAL = re.compile(r"已|实际|累计")
 # An event's venue (在乌鲁木齐举行) and a distance's reference point (东距乌鲁木齐170公里) name a
 # place that is never the subject of a statistic, nor what the bulletin is about.
 NOT_SUBJECT_PLACE = re.compile(r"在[^，,；;。\d]{1,10}?(?:举行|召开|举办|开幕|闭幕)|[东西南北]?距(?:离)?[^，,；;。\d]{1,12}")
+DENOMINATOR = re.compile(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆|全区|全国|全省)(?=首|第一|率先|最)|"
+                         r"(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))")
+DENOMINATOR_END = re.compile(r"[，,；;。]|\d")
+_BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
 THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
@@ -75,16 +80,14 @@ class Mention:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):    # a tuple: made thousands of times a document
     start: int
     end: int
     code: str
     raw: str
 
 
-@dataclass(frozen=True)
-class Period:
+class Period(NamedTuple):
     year: int | None
     end_month: int | None
     kind: str
@@ -127,12 +130,18 @@ class Extractor:
         self.unknown = {kind: re.compile(rf"(?:^|(?<=[，,。、；;：:（(“\s在从至到和与及对]))([\u4e00-\u9fff]{{2,{width}}}?"
                                          rf"(?:{'|'.join(map(re.escape, sorted(sfx, key=len, reverse=True)))}))")
                         for kind, width in (("region", 4), ("industry", 12)) if (sfx := vocab.name_suffixes.get(kind))}
+        # _is_funding_source asks the same of a name while finding the home region and again
+        # while resolving names: answers are kept for the document being extracted
+        self._funding_memo_text = ""
+        self._funding_memo: dict[tuple[int, int, str, str], bool] = {}
         self.fund_words = re.compile(r"资金|投资|引资|到位|注入|来源")
         self.industries = TermMatcher(vocab.industry_aliases)
         self.metrics = TermMatcher(vocab.metric_aliases)
         self.breakdowns = TermMatcher({k: f"{a}={b}" for k, (a, b) in vocab.breakdown_terms.items()})
-        self.cues = {scope: [c for c in vocab.cues if c.scope == scope]
-                     for scope in ("goal", "clause", "sentence", "after")}
+        # the cues that apply to each kind of figure, in the grammar's order, for each scope
+        self.cues = {(scope, kind): [c for c in vocab.cues if c.scope == scope and c.applies_to in (kind, "any")]
+                     for scope in ("goal", "clause", "sentence", "after")
+                     for kind in ("times", "percent", "pp", "amount")}
 
     # -- document level ---------------------------------------------------------------------
     def extract(self, doc: Document) -> list[Mention]:
@@ -142,8 +151,10 @@ class Extractor:
         sentences = _spans(t, body, SENTENCE_SEP)
         para_starts = [s for s, _ in paragraphs]
         masked = self._mask(t)
+        all_regions = self.regions.find(t, body, len(t))
+        all_industries = self.industries.find(t, body, len(t))
         # names in brackets are asides, never subjects, but still hint at where the bulletin is
-        bracketed = [h for h in self.regions.find(t, body, len(t)) if masked[h.start] and not h.code.startswith("@")]
+        bracketed = [h for h in all_regions if masked[h.start] and not h.code.startswith("@")]
         parks = [Hit(m.start(), m.end(), f"园区={m.group()}", m.group()) for m in self.parks.finditer(t, body)]
         breakdown_hits = [b for b in self.breakdowns.find(t, body, len(t))
                           if not any(p.start <= b.start < p.end for p in parks)]
@@ -151,10 +162,10 @@ class Extractor:
         spans += [m.span() for m in NOT_SUBJECT_PLACE.finditer(t, body)]
         for a, b in spans:
             masked[a:b] = [True] * (b - a)
-        region_hits = [h for h in self.regions.find(t, body, len(t)) if not masked[h.start]]
+        region_hits = [h for h in all_regions if not masked[h.start]]
         # a named park keeps the place its name starts with as the region (喀什经济开发区 → 喀什)
         breakdown_hits = sorted(breakdown_hits + parks, key=lambda b: b.start)
-        unknown_places = self._with_unknown("region", t, body, [], masked)
+        unknown_places = self._with_unknown("region", t, body, [], masked, all_regions)
         home = self._home_region(doc, region_hits + unknown_places, bracketed)
         home_raw = ""
         if home.startswith("?"):
@@ -162,9 +173,9 @@ class Extractor:
             # unresolved under that name rather than defaulting to Xinjiang
             home, home_raw = "", home[1:]
         region_hits, breakdown_hits = self._resolve_regions(t, region_hits, breakdown_hits, home, home_raw)
-        region_hits = self._with_unknown("region", t, body, region_hits, masked)
-        industry_hits = [h for h in self.industries.find(t, body, len(t)) if not masked[h.start]]
-        industry_hits = self._with_unknown("industry", t, body, industry_hits, masked)
+        region_hits = sorted(region_hits + unknown_places, key=lambda h: h.start)
+        industry_hits = [h for h in all_industries if not masked[h.start]]
+        industry_hits = self._with_unknown("industry", t, body, industry_hits, masked, all_industries)
         metric_hits = self.metrics.find(t, body, len(t))
         period_hits = self._periods(t, body, doc)
         default_region = home
@@ -330,7 +341,10 @@ class Extractor:
         # 全区/我区 speak of the autonomous region, 全市 of the city: each relative reference
         # supports the named place, or its ancestor, at that level
         named = list(score)
+        by_level: dict[str, float] = {}
         for level, weight in relative:
+            by_level[level] = by_level.get(level, 0) + weight
+        for level, weight in by_level.items():
             for node in {next((c for c in self.vocab.lineage(code) if self.vocab.level_class(c) == level), "")
                          for code in named} - {""}:
                 score[node] = score.get(node, 0) + weight
@@ -353,6 +367,15 @@ class Extractor:
     def _is_funding_source(self, t: str, h: Hit, home_province: str) -> bool:
         """Another province named in a sentence about funds, without a metric of its own
         right after its name (甘肃省招商引资到位资金… is Gansu's own figure)."""
+        if t is not self._funding_memo_text:  # held, so never a freed text's reused id
+            self._funding_memo_text, self._funding_memo = t, {}
+        key = (h.start, h.end, h.code, home_province)
+        found = self._funding_memo.get(key)
+        if found is None:
+            found = self._funding_memo[key] = self._funding_source(t, h, home_province)
+        return found
+
+    def _funding_source(self, t: str, h: Hit, home_province: str) -> bool:
         province = self.vocab.province_of(h.code)
         if not home_province or not province or province == home_province:
             return False
@@ -399,15 +422,20 @@ class Extractor:
     def _mask(t: str) -> list[bool]:
         """True inside brackets: asides such as (含吐鲁番、哈密) name no subject."""
         masked = [False] * (len(t) + 1)
-        depth = 0
-        for i, ch in enumerate(t):
+        depth, opened = 0, 0
+        for m in _BRACKET_OR_BREAK.finditer(t):
+            ch, i = m.group(), m.start()
             if ch in "(（":
+                if depth == 0:
+                    opened = i
                 depth += 1
-            elif ch in ")）" and depth:
+            elif depth and (ch == "\n" or depth == 1):   # a closing bracket or the line's end
+                masked[opened:i] = [True] * (i - opened)
+                depth = 0 if ch == "\n" else depth - 1
+            elif depth:
                 depth -= 1
-            elif ch == "\n":
-                depth = 0
-            masked[i] = depth > 0
+        if depth:
+            masked[opened:len(t)] = [True] * (len(t) - opened)
         return masked
 
     @staticmethod
@@ -415,10 +443,9 @@ class Extractor:
         """Places named without being the subject of the numbers after them: what a share is
         taken of (from 占, or 比/较 of a comparison, to the number)."""
         spans = []
-        for m in re.finditer(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆|全区|全国|全省)(?=首|第一|率先|最)|(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))",
-                             t[s_start:s_end]):
+        for m in DENOMINATOR.finditer(t[s_start:s_end]):
             a = s_start + m.start()
-            stop = re.search(r"[，,；;。]|\d", t[a:s_end])
+            stop = DENOMINATOR_END.search(t[a:s_end])
             spans.append((a, a + (stop.start() if stop else s_end - a)))
         return spans
 
@@ -431,12 +458,14 @@ class Extractor:
             # the next item of a list (53.87%、48.72%) has the measure of the first
             return prev.measure, 1 if prev.value >= 0 or prev.measure not in ("yoy_pct", "pp_change", "change") else -1
         # the words right before the number decide first, then what follows it, then the sentence
-        for scope, where in (("goal", t[s_start:q.start]), ("clause", text), ("after", t[q.end:q.end + 8]),
-                             ("sentence", t[s_start:q.start])):
-            if scope in ("goal", "sentence") and ACTUAL.search(text):
-                continue  # 计划新建1000个，已开工920个: what has happened is no plan
-            for cue in self.cues[scope]:
-                if cue.applies_to in (kind, "any") and cue.pattern.search(where):
+        actual = ACTUAL.search(text) is not None   # 计划新建1000个，已开工920个: what has happened is no plan
+        sentence = t[s_start:q.start]
+        for scope, where in (("goal", sentence), ("clause", text), ("after", t[q.end:q.end + 8]),
+                             ("sentence", sentence)):
+            if actual and scope in ("goal", "sentence"):
+                continue
+            for cue in self.cues[scope, kind]:
+                if cue.pattern.search(where):
                     return cue.measure, cue.sign
         if kind == "amount":
             return "level", 1
@@ -482,7 +511,10 @@ class Extractor:
 
     def _periods(self, t: str, body: int, doc: Document) -> list[tuple[int, int, Period, int]]:
         found: list[tuple[int, int, Period, int]] = []
+        short = len(t) - body < 80   # a title: most phrases cannot start anywhere in it
         for phrase in self.vocab.periods:
+            if short and phrase.starts is not None and phrase.starts.search(t, body) is None:
+                continue
             for m in phrase.pattern.finditer(t, body):
                 groups = {k: v for k, v in m.groupdict().items() if v}
                 if phrase.end_month == "end":
@@ -525,13 +557,14 @@ class Extractor:
         words = UNIT_VERBS.sub("", words).strip(" ，,：:“”\"\n")
         return words[-12:] if re.search(r"[\u4e00-\u9fff]{2}", words) else ""
 
-    def _with_unknown(self, kind: str, t: str, body: int, known: list[Hit], masked: list[bool]) -> list[Hit]:
-        """Add the names of `kind` that no vocabulary entry matched, with an empty code."""
+    def _with_unknown(self, kind: str, t: str, body: int, known: list[Hit], masked: list[bool],
+                      vocabulary_hits: list[Hit]) -> list[Hit]:
+        """Add the names of `kind` that no vocabulary entry matched (`vocabulary_hits` are those
+        it did), with an empty code."""
         pattern = self.unknown.get(kind)
         if pattern is None:
             return known
-        finder = self.regions if kind == "region" else self.industries
-        taken = [(h.start, h.end) for h in finder.find(t, body, len(t))]
+        taken = [(h.start, h.end) for h in vocabulary_hits]
         stop = set(self.vocab.name_suffixes.get("stop_start", ()))
         extra = []
         for m in pattern.finditer(t, body):
@@ -649,14 +682,19 @@ def _unit_family(unit: str) -> str:
 
 def _spans(t: str, start: int, seps: str) -> list[tuple[int, int]]:
     spans, a = [], start
-    for i in range(start, len(t)):
-        if t[i] in seps:
-            if i + 1 > a:
-                spans.append((a, i + 1))
-            a = i + 1
+    for m in _separators(seps).finditer(t, start):
+        i = m.start()
+        if i + 1 > a:
+            spans.append((a, i + 1))
+        a = i + 1
     if a < len(t):
         spans.append((a, len(t)))
     return spans or [(start, len(t))]
+
+
+@functools.lru_cache(maxsize=None)
+def _separators(seps: str) -> re.Pattern[str]:
+    return re.compile("[" + re.escape(seps) + "]")
 
 
 def _sentence_start(t: str, p_start: int, pos: int) -> int:

@@ -7,10 +7,11 @@ and 百分之N is a percent. Numbers without a unit (dates, years, codes) are no
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import cn2an
 
+from .fastregex import compile_fast
 from .vocabulary import Vocabulary
 
 CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
@@ -18,8 +19,7 @@ APPROX_BEFORE = ("超过", "接近", "将近", "约为", "大约", "近", "超",
 APPROX_AFTER = ("余", "多", "左右", "以上")
 
 
-@dataclass(frozen=True)
-class Quantity:
+class Quantity(NamedTuple):
     start: int            # span in match_text, qualifiers included
     end: int
     num_start: int        # span of the number itself
@@ -61,7 +61,7 @@ class QuantityFinder:
         self.non_stat_words = tuple(u for u, x in vocab.units.items() if not x.keep)
         # Chinese numerals are only numbers when they carry a place value (两千, 五十) or stand
         # before a scale: 一个/三地 in prose are words, not statistics.
-        self.pattern = re.compile(
+        self.pattern = compile_fast(
             rf"(?P<pbefore>{before})?百分之(?P<pct>[{CN_DIGITS}点]+|\d+(?:\.\d+)?)|"
             rf"(?P<before>{before})?(?P<ord>第)?"
             rf"(?:(?P<num>(?<![0-9.])(?<!\d,)(?<![0-9.] )(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?)|"
@@ -137,6 +137,11 @@ class QuantityFinder:
     def _range_start(self, text: str, m: re.Match[str], q: Quantity) -> Quantity | None:
         """150到200毫升, 3至5亿元: the first number of a range takes the unit of the second, and its
         scale unless it has its own (10万至20万千瓦)."""
+        k = m.start()
+        while k > 0 and text[k - 1].isspace():
+            k -= 1
+        if k == 0 or text[k - 1] not in "到至—–-~":
+            return None  # most figures: no range separator right before
         head = text[max(0, m.start() - 16): m.start()]
         r = self.range_pattern.search(head)
         second = float(m["num"].replace(",", "")) if m["num"] else 0.0

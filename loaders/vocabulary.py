@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fastregex import compile_fast, first_chars
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 GRAMMAR_DIR = Path(__file__).resolve().parent / "grammar"
@@ -55,6 +57,7 @@ class PeriodPhrase:
     end_month: str        # a number, or a group name of the pattern ("end"), or "ref" (publication month)
     year: str             # "", "ref", "prev", or a group name ("year")
     priority: int
+    starts: re.Pattern[str] | None = None   # what a match can start with (None: anything)
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class Vocabulary:
 
 def _compile(path: Path, line: int, pattern: str) -> re.Pattern[str]:
     try:
-        return re.compile(pattern)
+        return compile_fast(pattern)
     except re.error as exc:
         raise VocabularyError(path, line, f"bad pattern {pattern!r}: {exc}") from None
 
@@ -159,8 +162,9 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
     periods = []
     p = grammar_dir / "period_phrases.csv"
     for line, r in read_rows(p, ("pattern", "period_kind", "end_month", "year", "priority")):
+        first = first_chars(r["pattern"])
         periods.append(PeriodPhrase(_compile(p, line, r["pattern"]), r["period_kind"], r["end_month"],
-                                    r["year"], int(r["priority"] or 0)))
+                                    r["year"], int(r["priority"] or 0), re.compile(first) if first else None))
     cues = []
     p = grammar_dir / "measure_cues.csv"
     for line, r in read_rows(p, ("pattern", "measure", "sign", "applies_to", "scope")):

@@ -129,3 +129,41 @@ def test_a_copy_whose_figures_lost_their_digits_is_refused(tmp_path, converter):
     # one missing figure in an otherwise intact bulletin is not corruption
     fine = BODY + "其中部分项目投资达亿元规模。"
     assert load_document(write(tmp_path, "fine.md", fine.encode()), converter, 2025).doc_id == "fine"
+
+
+FRONT_MATTER_BLOCKS = [
+    "id: d001\nurl: https://example.org/a/b?c=1\ntitle: 2025年一季度新疆引进区外到位资金1616.27亿元\npublished: 2025-04-21\n",
+    "title: 一季度\npublished: 2025-4-1\n",
+    "id: 123\ntitle: x\n",                     # a number: YAML's int
+    "title: yes\n",                            # YAML 1.1's boolean
+    "published: 2025-04-21 10:30:00\n",        # a time of day
+    "title: '引号'\n",                          # quoted
+    "title: a: b\n",                           # not a plain scalar
+    "title: 标题 # a comment\n",
+    "tags:\n  - 新疆\n",                        # a list
+    "published: 2025-02-30\n",                 # no such day: YAML's error
+    "\n\nid: x\n\n",
+    "title: ~\n",
+    "url: http://x.cn/1:2\n",
+]
+
+
+@pytest.mark.parametrize("block", FRONT_MATTER_BLOCKS)
+def test_front_matter_without_yaml_reads_what_yaml_reads(block):
+    """The fast path for plain `key: value` front matter gives YAML's answer or defers to YAML."""
+    import yaml
+
+    from loaders.documents import _simple_front_matter
+
+    fast = _simple_front_matter(block)
+    if fast is None:
+        return  # YAML reads it
+    assert fast == (yaml.safe_load(block) or {})
+    assert {type(v) for v in fast.values()} == {type(v) for v in (yaml.safe_load(block) or {}).values()}
+
+
+def test_front_matter_fast_path_takes_the_usual_bulletin():
+    from loaders.documents import _simple_front_matter
+
+    assert _simple_front_matter(FRONT_MATTER_BLOCKS[0]) is not None
+    assert _simple_front_matter("id: 123\n") is None and _simple_front_matter("title: yes\n") is None
