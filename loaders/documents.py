@@ -192,7 +192,7 @@ def _to_date(value: object) -> dt.date | None:
 
 def normalise_term(term: str) -> str:
     """A vocabulary term in the form it takes in the matching view (half-width digits, brackets)."""
-    return "".join(_FULL_TO_HALF.get(ch, ch) for ch in term)
+    return _FULL_WIDTH.sub(lambda m: _FULL_TO_HALF[m.group()], term)
 
 
 def _is_cjk(ch: str) -> bool:

@@ -198,6 +198,7 @@ class Extractor:
         def window(hits: list, starts: list[int], a: int, b: int) -> list:
             return hits[bisect.bisect_left(starts, a):bisect.bisect_left(starts, b)]
 
+        clause_starts = _ClauseStarts(t, body)
         current_paragraph = -1
         for (s_start, s_end) in sentences:
             p_start = para_starts[bisect.bisect_right(para_starts, s_start) - 1]
@@ -219,7 +220,7 @@ class Extractor:
                             and not _inside(h.start, denominators)]
             assigned = self._respectively(t, s_start, s_end, qs, subj_regions, industry_hits_w, breakdown_hits_w)
             for q in qs:
-                clause_start = _clause_start(t, s_start, q.start)
+                clause_start = clause_starts.before(s_start, q.start)
                 local = t[clause_start:q.start]
                 measure, sign = self._measure(t, s_start, q, local, prev, prev_q)
                 if measure is None:
@@ -699,6 +700,20 @@ def _separators(seps: str) -> re.Pattern[str]:
 
 def _sentence_start(t: str, p_start: int, pos: int) -> int:
     return max([p_start] + [t.rfind(c, p_start, pos) + 1 for c in "。！？!?"])
+
+
+class _ClauseStarts:
+    """_clause_start for every figure of a document: the separators are found once."""
+
+    def __init__(self, t: str, body: int) -> None:
+        self.t = t
+        self.ends = [m.end() for m in CLAUSE_SEP.finditer(t, body)]
+
+    def before(self, s_start: int, pos: int) -> int:
+        if pos > s_start and self.t[pos - 1] == ":":
+            return pos  # _clause_start sees no digit after a colon right before `pos`
+        i = bisect.bisect_right(self.ends, pos) - 1
+        return self.ends[i] if i >= 0 and self.ends[i] > s_start else s_start
 
 
 def _clause_start(t: str, s_start: int, pos: int) -> int:

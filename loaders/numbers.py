@@ -85,22 +85,24 @@ class QuantityFinder:
         return out
 
     def _build(self, text: str, m: re.Match[str]) -> Quantity | None:
-        unit_raw = m["unit"]
-        scale_raw = m["scale"] or ""
-        if m["pct"] is not None:
-            pct = m["pct"]
+        pbefore, pct, before, ordinal, num, cn, mid0, scale_raw, mid, unit_raw, after = m.group(
+            "pbefore", "pct", "before", "ord", "num", "cn", "mid0", "scale", "mid", "unit", "after")
+        scale_raw = scale_raw or ""
+        if pct is not None:
             value = float(pct) if pct[0].isdigit() else parse_cn_number(pct)
             if value is None:
                 return None
             return Quantity(m.start(), m.end(), m.start("pct") - 3, value, pct, "percent", "百分之",
-                            m["pbefore"] or "", False, True, False)
-        if m["num"] is not None:
-            raw = m["num"]
-            if m.start("num") > 0 and text[m.start("num") - 1].isalnum() and not self._cjk(text[m.start("num") - 1]):
+                            pbefore or "", False, True, False)
+        if num is not None:
+            raw = num
+            num_start = m.start("num")
+            if num_start > 0 and text[num_start - 1].isalnum() and not self._cjk(text[num_start - 1]):
                 return None  # part of a code or identifier
             number = float(raw.replace(",", ""))  # 9,355.26: thousands separators
         else:
-            raw = m["cn"]
+            raw = cn
+            num_start = m.start("cn")
             # a lone 十/千/万 glued to a unit word is usually a word (十大, 千瓦 handled by units)
             if (not any(c in raw for c in "十百千万亿点") or len(raw) == 1 and raw not in "万千百") \
                     and unit_raw != "成":  # 六成以上: a single digit is a number before 成
@@ -112,27 +114,26 @@ class QuantityFinder:
                 return None
         unit = self.vocab.units.get(unit_raw)
         scale = self.vocab.scales.get(scale_raw, 1.0)
-        after_text = text[m.end(): m.end() + 6]
-        if unit is not None and unit.unit == "count" and any(
-                after_text.lstrip("多余").startswith(w) for w in self.non_stat_words):
-            return None  # 5个多小时: a duration, not a count
-        if text.startswith("级", m.end()) or (m["after"] == "以上" and m.end() < len(text)
-                                             and ("\u4e00" <= text[m.end()] <= "\u9fff")):
+        end = m.end()
+        if unit is not None and unit.unit == "count":
+            after_text = text[end: end + 6].lstrip("多余")
+            if any(after_text.startswith(w) for w in self.non_stat_words):
+                return None  # 5个多小时: a duration, not a count
+        if text.startswith("级", end) or (after == "以上" and end < len(text)
+                                         and ("\u4e00" <= text[end] <= "\u9fff")):
             return None  # 千亿元级工程, 10亿元以上项目, 增速在20%以上的: a size class, not a quantity
-        approx = (m["before"] or "") or (m["mid0"] or "") or (m["mid"] or "") or (m["after"] or "")
-        if m["after"] in ("以上",):
+        approx = before or mid0 or mid or after or ""
+        if after == "以上":
             approx = "以上"
         if unit_raw == "倍":
-            return Quantity(m.start(), m.end(), m.start("num") if m["num"] else m.start("cn"),
-                            round(number * scale * 100, 10), raw, "percent", scale_raw + "倍", approx,
-                            True, True, bool(m["ord"]))
+            return Quantity(m.start(), end, num_start, round(number * scale * 100, 10), raw, "percent",
+                            scale_raw + "倍", approx, True, True, bool(ordinal))
         assert unit is not None
         value = number * scale * unit.factor
         value = float(f"{value:.10g}")
-        num_start = m.start("num") if m["num"] is not None else m.start("cn")
-        return Quantity(m.start(), m.end(), num_start, value, raw, unit.unit,
-                        (m["mid0"] or "") + scale_raw + (m["mid"] or "") + unit_raw + (m["after"] or ""), approx,
-                        False, unit.keep, bool(m["ord"]))
+        return Quantity(m.start(), end, num_start, value, raw, unit.unit,
+                        (mid0 or "") + scale_raw + (mid or "") + unit_raw + (after or ""), approx,
+                        False, unit.keep, bool(ordinal))
 
     def _range_start(self, text: str, m: re.Match[str], q: Quantity) -> Quantity | None:
         """150到200毫升, 3至5亿元: the first number of a range takes the unit of the second, and its
