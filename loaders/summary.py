@@ -187,7 +187,7 @@ class RunSummary:
         self.data["documents"] = {
             "loaded": len(result.documents),
             "rejected": len(result.rejected),
-            "statistics": len(result.mentions),
+            "statistics": result.n_mentions,
             "rejects": [{"path": r["path"], "line": r["line"], "reason": r["reason"]} for r in result.rejected],
         }
 
