@@ -57,8 +57,10 @@ from .corpus import iter_corpus
 from .errors import BuildError, Busy, GateFailed, NoDocuments, TongbiError, WarehouseInUse
 from .manifest import (DocumentCache, PublishedState, build_fingerprint, cache_root, compare,
                        extractor_fingerprint, input_fingerprint_of_digests, read_published)
-from .schema import RAW_METRICS_SCHEMA
-from .seeds import SortedCsvWriter, csv_bytes, documents_frame, header_csv, rejected_frame
+import polars as pl
+
+from .schema import DOCUMENTS_SCHEMA, RAW_METRICS_SCHEMA
+from .seeds import SortedCsvWriter, csv_bytes, header_csv, rejected_frame
 from .vocabulary import PROJECT_ROOT, SEEDS_DIR, load_vocabulary
 
 try:
@@ -377,21 +379,31 @@ def move_into_place(src: Path, dst: Path) -> None:
     tmp.replace(dst)
 
 
+_DOC_COLUMNS = tuple(DOCUMENTS_SCHEMA)
+_SHA = _DOC_COLUMNS.index("sha256")
+
+
 @dataclass
 class CorpusCounts:
-    """What a streaming extraction keeps: the documents and rejected rows, and a count of the
-    raw_metrics rows (those went to the seed file)."""
+    """What a streaming extraction keeps: the documents' rows (as tuples in DOCUMENTS_SCHEMA
+    order, a third of the memory of dicts at 100k documents), the rejected rows, and a count of
+    the raw_metrics rows (those went to the seed file)."""
 
-    documents: list[dict[str, object]] = field(default_factory=list)
+    rows: list[tuple[object, ...]] = field(default_factory=list)
     rejected: list[dict[str, object]] = field(default_factory=list)
     n_mentions: int = 0
     n_documents: int = 0
 
+    @property
+    def documents(self) -> list[dict[str, str]]:
+        """doc_id and sha256 of each document (what `compare` and the summary read)."""
+        return [{"doc_id": str(r[0]), "sha256": str(r[_SHA] or "")} for r in self.rows]
+
     def release(self) -> None:
-        """Drop the document rows (100k dicts at 100k documents) and give the freed memory back
-        to the system before dbt runs beside this process."""
-        self.n_documents = len(self.documents)
-        self.documents = []
+        """Drop the document rows and give the freed memory back to the system before dbt
+        runs beside this process."""
+        self.n_documents = len(self.rows)
+        self.rows = []
         gc.collect()
         try:
             ctypes.CDLL(None).malloc_trim(0)   # glibc keeps freed small blocks otherwise
@@ -414,18 +426,20 @@ def _extract_to_seeds(paths: list[Path], year: int | None, progress: Any, cache:
                 result.rejected.append(item.rejected or {})
                 continue
             n = int(item.row.get("n_mentions") or 0)
-            result.documents.append(item.row)
+            result.rows.append(tuple(item.row.get(k) for k in _DOC_COLUMNS))
             result.n_mentions += n
             writer.add(str(item.row["doc_id"]), item.csv, n)
         digests = {"raw_metrics.csv": bytes.fromhex(writer.finish())}
     except BaseException:
         writer.abort()
         raise
-    for name, df in (("documents.csv", documents_frame(result.documents)),
-                     ("rejected_documents.csv", rejected_frame(result.rejected))):
+    result.n_documents = len(result.rows)
+    documents = pl.DataFrame(result.rows, schema=dict(DOCUMENTS_SCHEMA), orient="row").sort("doc_id")
+    for name, df in (("documents.csv", documents), ("rejected_documents.csv", rejected_frame(result.rejected))):
         data = csv_bytes(df)
         write_bytes(data, staged / name)
         digests[name] = hashlib.sha256(data).digest()
+    del documents
     return result, digests
 
 
@@ -556,7 +570,7 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
             else:
                 print(f"  rejected {where}: {r['reason']}", file=sys.stderr)
         summary.documents(result)
-        if not result.documents:
+        if not result.n_documents:
             log.event("documents", **summary.data["documents"])
             raise NoDocuments(f"no readable bulletins in {', '.join(map(str, paths))}")
         previous = read_previous(warehouse)

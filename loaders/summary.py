@@ -185,7 +185,7 @@ class RunSummary:
 
     def documents(self, result: Any) -> None:
         self.data["documents"] = {
-            "loaded": len(result.documents),
+            "loaded": result.n_documents,
             "rejected": len(result.rejected),
             "statistics": result.n_mentions,
             "rejects": [{"path": r["path"], "line": r["line"], "reason": r["reason"]} for r in result.rejected],
