@@ -26,10 +26,6 @@ class CorpusResult:
     def n_mentions(self) -> int:
         return len(self.mentions)
 
-    @property
-    def n_documents(self) -> int:
-        return len(self.documents)
-
 
 def document_row(doc: Document, n_mentions: int) -> dict[str, object]:
     return {

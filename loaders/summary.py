@@ -185,7 +185,7 @@ class RunSummary:
 
     def documents(self, result: Any) -> None:
         self.data["documents"] = {
-            "loaded": result.n_documents,
+            "loaded": result.n_documents if hasattr(result, "n_documents") else len(result.documents),
             "rejected": len(result.rejected),
             "statistics": result.n_mentions,
             "rejects": [{"path": r["path"], "line": r["line"], "reason": r["reason"]} for r in result.rejected],
