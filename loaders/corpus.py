@@ -2,9 +2,14 @@
 reported (with its path and line) and the others still load."""
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from .documents import Document, DocumentError, ScriptConverter, iter_document_paths, load_document
 from .extraction import Extractor, Mention
@@ -16,6 +21,10 @@ class CorpusResult:
     mentions: list[Mention] = field(default_factory=list)
     documents: list[dict[str, object]] = field(default_factory=list)
     rejected: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def n_mentions(self) -> int:
+        return len(self.mentions)
 
 
 def document_row(doc: Document, n_mentions: int) -> dict[str, object]:
@@ -30,16 +39,24 @@ def document_row(doc: Document, n_mentions: int) -> dict[str, object]:
 
 class ExtractionCache(Protocol):
     """Extracted rows of documents already seen (loaders/manifest.py): `lookup` returns the
-    document row and mentions of an unchanged file, or None; `store` keeps a fresh result."""
+    document row and mentions of an unchanged file, or None; `store` keeps a fresh result.
+    `lookup_csv`/`store_csv` do the same with the document's raw_metrics rows as seed CSV lines
+    (what a streaming run writes), without building Mention objects."""
 
     def lookup(self, path: Path) -> tuple[dict[str, object], list[Mention]] | None: ...
 
     def store(self, path: Path, row: dict[str, object], mentions: list[Mention]) -> None: ...
 
+    def lookup_csv(self, path: Path) -> tuple[dict[str, object], bytes] | None: ...
+
+    def store_csv(self, path: Path, row: dict[str, object], csv: bytes) -> None: ...
+
 
 def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None = None,
                    progress: Callable[[int, int, Path], None] | None = None,
                    cache: ExtractionCache | None = None) -> CorpusResult:
+    """Every document's mentions in memory (`tongbi extract`, tests). `tongbi run` streams
+    instead (`iter_corpus`): the same documents, rejections and rows, one document at a time."""
     files = iter_document_paths(paths)
     converter = ScriptConverter()
     extractor: Extractor | None = None  # built on the first document the cache does not hold
@@ -73,6 +90,128 @@ def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | Non
         result.mentions.extend(mentions)
         result.documents.append(row)
     return result
+
+
+# ------------------------------------------------------------------------------ streaming runs
+
+
+@dataclass
+class Extracted:
+    """One document of a streaming run: its `documents` row and its raw_metrics rows as seed
+    CSV lines (seeds.mentions_csv: sorted by mention_seq, no header), or its rejection."""
+
+    path: Path
+    row: dict[str, object] | None = None
+    csv: bytes = b""
+    rejected: dict[str, object] | None = None
+
+
+class _DocumentExtractor:
+    """Decode and extract one uncached document (in this process or in a pool worker)."""
+
+    def __init__(self, vocab: Vocabulary, default_year: int | None) -> None:
+        self.converter = ScriptConverter()
+        self.vocab = vocab
+        self.default_year = default_year
+        self.extractor: Extractor | None = None   # built on the first readable document
+
+    def __call__(self, path: Path) -> Extracted:
+        from .seeds import mentions_csv
+
+        try:
+            if not path.exists():
+                raise DocumentError(path, "no such file")
+            doc = load_document(path, self.converter, self.default_year)
+        except DocumentError as exc:
+            return Extracted(path, rejected={"path": exc.path, "line": exc.line, "reason": exc.reason})
+        self.extractor = self.extractor or Extractor(self.vocab)
+        mentions = self.extractor.extract(doc)
+        return Extracted(path, document_row(doc, len(mentions)), mentions_csv(mentions))
+
+
+_WORKER: _DocumentExtractor | None = None
+
+
+def _init_worker(vocab: Vocabulary, default_year: int | None) -> None:
+    global _WORKER
+    _WORKER = _DocumentExtractor(vocab, default_year)
+
+
+def _extract_in_worker(path: Path) -> Extracted:
+    assert _WORKER is not None
+    return _WORKER(path)
+
+
+CHUNK_FILES = 512          # files looked up, then extracted, per step of a streaming run
+PARALLEL_MIN_MISSES = 64   # fewer uncached documents in a step are extracted in this process
+
+
+def default_workers() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    try:
+        return max(1, int(os.environ.get("TONGBI_WORKERS", n)))
+    except ValueError:
+        return max(1, n)
+
+
+def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None = None,
+                progress: Callable[[int, int, Path], None] | None = None,
+                cache: ExtractionCache | None = None, workers: int | None = None) -> Iterator[Extracted]:
+    """The documents of `paths` in file order, one at a time, as `extract_corpus` would give
+    them (same rejections, same rows), without keeping any document's mentions.
+
+    Cached documents come from `cache.lookup_csv`; uncached ones are extracted in a pool of
+    `workers` processes (one Extractor each) when a step has many of them, in this process
+    otherwise; results keep the file order whatever the pool does, so the output is the same.
+    """
+    files = iter_document_paths(paths)
+    workers = default_workers() if workers is None else max(1, workers)
+    local: _DocumentExtractor | None = None
+    pool: Any = None
+    seen: dict[str, str] = {}
+    try:
+        for start in range(0, len(files), CHUNK_FILES):
+            chunk = files[start:start + CHUNK_FILES]
+            hits = [cache.lookup_csv(path) if cache is not None else None for path in chunk]
+            misses = [path for path, hit in zip(chunk, hits) if hit is None]
+            fresh: Iterator[Extracted] | None = None
+            if workers > 1 and len(misses) >= PARALLEL_MIN_MISSES:
+                if pool is None:
+                    # spawn: no fork of a process whose threads (polars, DuckDB) may hold locks
+                    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                               initializer=_init_worker, initargs=(vocab, default_year))
+                try:
+                    fresh = iter(list(pool.map(_extract_in_worker, misses, chunksize=8)))
+                except BrokenProcessPool as exc:
+                    # workers that cannot start (a script calling tongbi without the
+                    # `if __name__ == "__main__":` guard that spawn needs): extract here instead
+                    print(f"tongbi: extraction workers failed ({exc}); extracting in one process",
+                          file=sys.stderr, flush=True)
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool, workers = None, 1
+            if fresh is None:
+                local = local or _DocumentExtractor(vocab, default_year)
+                fresh = map(local, misses)
+            for i, (path, hit) in enumerate(zip(chunk, hits), start + 1):
+                if progress:
+                    progress(i, len(files), path)
+                item = Extracted(path, hit[0], hit[1]) if hit is not None else next(fresh)
+                if item.row is not None:
+                    doc_id, doc_path = str(item.row["doc_id"]), str(item.row["path"])
+                    if doc_id in seen:
+                        exc = DocumentError(path, f"document id {doc_id!r} already used by {seen[doc_id]}")
+                        item = Extracted(path, rejected={"path": exc.path, "line": exc.line, "reason": exc.reason})
+                    else:
+                        seen[doc_id] = doc_path
+                        if hit is None and cache is not None:
+                            cache.store_csv(path, item.row, item.csv)
+                yield item
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 UNRESOLVED_COLUMNS = ("name_kind", "raw_name", "n_mentions", "n_documents", "example_doc_id", "example_quote")

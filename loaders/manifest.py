@@ -14,8 +14,10 @@ extracted rows of every document already seen.
   old ones and a removed document's rows leave the warehouse, because every build loads the
   seeds of exactly the documents present.
 * **The extraction cache** (`runs/cache/extract/<extractor fingerprint>/`, beside the
-  warehouse) holds one JSON file per document, keyed by the sha256 of its bytes, its path and
-  the `--year` fallback: an unchanged document is not decoded or extracted again. A change to the
+  warehouse) holds one file per document (`<key[:2]>/<key>.entry`: its `documents` row as one
+  line of JSON, then its raw_metrics rows as seed CSV lines, so a hit is copied into the seed
+  without being parsed), keyed by the sha256 of its bytes, its path and the `--year` fallback:
+  an unchanged document is not decoded or extracted again. A change to the
   extraction code or to the vocabulary changes the extractor fingerprint, so every document is
   extracted again (and older cache folders are removed).
 """
@@ -39,11 +41,12 @@ from .vocabulary import GRAMMAR_DIR, PROJECT_ROOT, SEEDS_DIR
 
 LOADER_SEEDS = ("raw_metrics.csv", "documents.csv", "rejected_documents.csv")
 LOADERS = PROJECT_ROOT / "loaders"
-EXTRACTION_CODE = ("documents.py", "numbers.py", "extraction.py", "corpus.py", "vocabulary.py", "schema.py")
+EXTRACTION_CODE = ("documents.py", "numbers.py", "extraction.py", "corpus.py", "vocabulary.py", "schema.py",
+                   "seeds.py")   # seeds.py: the cache holds rows formatted as seed lines
 BUILD_CODE = ("seeds.py", "quality.py")   # what shapes the data and the gate's verdict; run bookkeeping does not
 EXTRACTION_PACKAGES = ("opencc", "cn2an", "PyYAML", "charset-normalizer")
 BUILD_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "polars", "great-expectations")
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"   # 2: one file per document: its row as JSON, then its raw_metrics seed lines
 
 
 # ------------------------------------------------------------------------------- fingerprints
@@ -105,9 +108,16 @@ def seed_bytes(frames: dict[str, pl.DataFrame]) -> dict[str, bytes]:
 
 
 def input_fingerprint(build_fp: str, seeds: dict[str, bytes]) -> str:
+    return input_fingerprint_of_digests(build_fp, {name: hashlib.sha256(data).digest()
+                                                  for name, data in seeds.items()})
+
+
+def input_fingerprint_of_digests(build_fp: str, digests: dict[str, bytes]) -> str:
+    """`input_fingerprint` from the sha256 digests of the seed files (a streaming run hashes
+    them as it writes them, never holding their bytes)."""
     h = hashlib.sha256(b"tongbi input\0" + build_fp.encode())
-    for name in sorted(seeds):
-        h.update(name.encode() + b"\0" + hashlib.sha256(seeds[name]).digest())
+    for name in sorted(digests):
+        h.update(name.encode() + b"\0" + digests[name])
     return h.hexdigest()
 
 
@@ -152,35 +162,54 @@ class DocumentCache:
         raw = f"{content_sha}\0{path}\0{self.default_year}"
         return hashlib.sha256(raw.encode()).hexdigest()
 
-    def lookup(self, path: Path) -> tuple[dict[str, object], list[Mention]] | None:
+    def _entry(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.entry"
+
+    def lookup_csv(self, path: Path) -> tuple[dict[str, object], bytes] | None:
+        """The document row and raw_metrics lines (seeds.mentions_csv) of an unchanged file."""
         sha = _sha256_file(path)
         if sha is None or not self.enabled:
             self.misses.append(str(path))
             return None
-        entry = self.folder / f"{self._key(path, sha)}.json"
         try:
-            data = json.loads(entry.read_text(encoding="utf-8"))
-            row = data["document"]
+            data = self._entry(self._key(path, sha)).read_bytes()
+            head, sep, csv = data.partition(b"\n")
+            if not sep:
+                raise ValueError("truncated entry")
+            row = json.loads(head)["document"]
             if row.get("sha256") != sha or row.get("path") != str(path):
                 raise ValueError("stale entry")
             row["published"] = _date(row.get("published"))
-            mentions = [Mention(**{**m, "published": _date(m.get("published"))}) for m in data["mentions"]]
         except (OSError, ValueError, KeyError, TypeError):
             self.misses.append(str(path))
             return None
         self.hits.append(str(path))
-        return row, mentions
+        return row, csv
 
-    def store(self, path: Path, row: dict[str, object], mentions: list[Mention]) -> None:
+    def store_csv(self, path: Path, row: dict[str, object], csv: bytes) -> None:
         sha = str(row.get("sha256") or "")
         if not sha:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        entry = self.folder / f"{self._key(path, sha)}.json"
+        entry = self._entry(self._key(path, sha))
+        entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-        data = {"document": row, "mentions": [m.as_row() for m in mentions]}
-        tmp.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
+        head = json.dumps({"document": row}, ensure_ascii=False, default=str).encode("utf-8")
+        tmp.write_bytes(head + b"\n" + csv)
         os.replace(tmp, entry)
+
+    def lookup(self, path: Path) -> tuple[dict[str, object], list[Mention]] | None:
+        from .seeds import mentions_from_csv
+
+        hit = self.lookup_csv(path)
+        if hit is None:
+            return None
+        row, csv = hit
+        return row, [Mention(**m) for m in mentions_from_csv(csv)]
+
+    def store(self, path: Path, row: dict[str, object], mentions: list[Mention]) -> None:
+        from .seeds import mentions_csv
+
+        self.store_csv(path, row, mentions_csv(mentions))
 
     def prune(self) -> list[str]:
         """Remove the cache folders of other extractor versions (they can never be hit again)."""

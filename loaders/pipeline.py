@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
+import gc
+import hashlib
 import json
 import os
 import shutil
@@ -51,11 +53,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .corpus import extract_corpus
+from .corpus import iter_corpus
 from .errors import BuildError, Busy, GateFailed, NoDocuments, TongbiError, WarehouseInUse
 from .manifest import (DocumentCache, PublishedState, build_fingerprint, cache_root, compare,
-                       extractor_fingerprint, input_fingerprint, read_published, seed_bytes)
-from .seeds import documents_frame, raw_metrics_frame, rejected_frame
+                       extractor_fingerprint, input_fingerprint_of_digests, read_published)
+import polars as pl
+
+from .schema import DOCUMENTS_SCHEMA, RAW_METRICS_SCHEMA
+from .seeds import SortedCsvWriter, csv_bytes, header_csv, rejected_frame
 from .vocabulary import PROJECT_ROOT, SEEDS_DIR, load_vocabulary
 
 try:
@@ -365,6 +370,79 @@ def write_bytes(data: bytes, path: Path) -> None:
     tmp.replace(path)
 
 
+def move_into_place(src: Path, dst: Path) -> None:
+    """Move a staged seed file over `dst` atomically (a rename when both are on one filesystem;
+    else a copy to `dst`.tmp first): a reader (or dbt) never sees half a seed file."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.move(str(src), str(tmp))
+    tmp.replace(dst)
+
+
+_DOC_COLUMNS = tuple(DOCUMENTS_SCHEMA)
+_SHA = _DOC_COLUMNS.index("sha256")
+
+
+@dataclass
+class CorpusCounts:
+    """What a streaming extraction keeps: the documents' rows (as tuples in DOCUMENTS_SCHEMA
+    order, a third of the memory of dicts at 100k documents), the rejected rows, and a count of
+    the raw_metrics rows (those went to the seed file)."""
+
+    rows: list[tuple[object, ...]] = field(default_factory=list)
+    rejected: list[dict[str, object]] = field(default_factory=list)
+    n_mentions: int = 0
+    n_documents: int = 0
+
+    @property
+    def documents(self) -> list[dict[str, str]]:
+        """doc_id and sha256 of each document (what `compare` and the summary read)."""
+        return [{"doc_id": str(r[0]), "sha256": str(r[_SHA] or "")} for r in self.rows]
+
+    def release(self) -> None:
+        """Drop the document rows and give the freed memory back to the system before dbt
+        runs beside this process."""
+        self.n_documents = len(self.rows)
+        self.rows = []
+        gc.collect()
+        try:
+            ctypes.CDLL(None).malloc_trim(0)   # glibc keeps freed small blocks otherwise
+        except (OSError, AttributeError):  # pragma: no cover - not glibc
+            pass
+
+
+def _extract_to_seeds(paths: list[Path], year: int | None, progress: Any, cache: DocumentCache,
+                      staged: Path) -> tuple[CorpusCounts, dict[str, bytes]]:
+    """Extract the corpus into the three loader seed files in `staged`, streaming: each
+    document's rows go to raw_metrics.csv as they come (in doc_id order at the end), so memory
+    does not grow with the corpus' mentions. Returns what was read and the sha256 digest of
+    each file (the run's input fingerprint). The files are byte for byte what
+    `seeds.write_csv` of the whole frames writes."""
+    result = CorpusCounts()
+    writer = SortedCsvWriter(staged / "raw_metrics.csv", header_csv(RAW_METRICS_SCHEMA))
+    try:
+        for item in iter_corpus(paths, load_vocabulary(), year, progress, cache):
+            if item.row is None:
+                result.rejected.append(item.rejected or {})
+                continue
+            n = int(item.row.get("n_mentions") or 0)
+            result.rows.append(tuple(item.row.get(k) for k in _DOC_COLUMNS))
+            result.n_mentions += n
+            writer.add(str(item.row["doc_id"]), item.csv, n)
+        digests = {"raw_metrics.csv": bytes.fromhex(writer.finish())}
+    except BaseException:
+        writer.abort()
+        raise
+    result.n_documents = len(result.rows)
+    documents = pl.DataFrame(result.rows, schema=dict(DOCUMENTS_SCHEMA), orient="row").sort("doc_id")
+    for name, df in (("documents.csv", documents), ("rejected_documents.csv", rejected_frame(result.rejected))):
+        data = csv_bytes(df)
+        write_bytes(data, staged / name)
+        digests[name] = hashlib.sha256(data).digest()
+    del documents
+    return result, digests
+
+
 def read_previous(warehouse: Path) -> PublishedState:
     """The published warehouse's documents and run history (read-only, like any reader)."""
     import duckdb
@@ -461,6 +539,16 @@ def run(opts: RunOptions) -> int:
 
 def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, staging: Path,
                          run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any, log: Any) -> None:
+    staged = run_dir / "seeds"   # the seed files this run would load, until they are moved into seeds/
+    try:
+        _build_audit_publish_staged(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary, log, staged)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: Path, staging: Path,
+                                run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any, log: Any,
+                                staged: Path) -> None:
     from . import quality
     from .summary import history_row, pending_history, print_summary, write_run_history
 
@@ -474,7 +562,7 @@ def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, s
 
         extractor_fp = extractor_fingerprint()
         cache = DocumentCache(cache_root(warehouse), extractor_fp, opts.year, enabled=not opts.force)
-        result = extract_corpus(paths, load_vocabulary(), opts.year, show, cache)
+        result, digests = _extract_to_seeds(paths, opts.year, show, cache, staged)
         for r in result.rejected:
             where = f"{r['path']}:{r['line']}" if r["line"] else r["path"]
             if log.json:
@@ -482,20 +570,16 @@ def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, s
             else:
                 print(f"  rejected {where}: {r['reason']}", file=sys.stderr)
         summary.documents(result)
-        if not result.documents:
+        if not result.n_documents:
             log.event("documents", **summary.data["documents"])
             raise NoDocuments(f"no readable bulletins in {', '.join(map(str, paths))}")
         previous = read_previous(warehouse)
         changes = compare(previous.documents, result.documents)
-        seeds = seed_bytes({
-            "raw_metrics.csv": raw_metrics_frame(m.as_row() for m in result.mentions),
-            "documents.csv": documents_frame(result.documents),
-            "rejected_documents.csv": rejected_frame(result.rejected),
-        })
-        fingerprint = input_fingerprint(build_fingerprint(extractor_fp), seeds)
+        fingerprint = input_fingerprint_of_digests(build_fingerprint(extractor_fp), digests)
         unchanged = previous.input_fingerprint == fingerprint
         summary.incremental(changes, cache, fingerprint, previous, unchanged and not opts.force)
         log.event("documents", **{k: v for k, v in summary.data["documents"].items() if k != "rejects"})
+        result.release()   # only the counts are needed from here: dbt and the gate come next
 
     if unchanged and not opts.force:
         _publish_unchanged(opts, warehouse, staging, run_dir, previous, timer, summary, log)
@@ -508,8 +592,8 @@ def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, s
     try:
         summary.recovered(recover_seeds())
         with timer.run("load seeds", opts.progress):
-            for name, data in seeds.items():
-                write_bytes(data, SEEDS_DIR / name)
+            for name in LOADER_SEEDS:
+                move_into_place(staged / name, SEEDS_DIR / name)
         with timer.run("dbt build", opts.progress):
             recover(staging)
             keep = tuple(fd for fd in (lock.fd, build_lock.fd) if fd is not None)
@@ -538,8 +622,8 @@ def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, s
     log.event("publish", warehouse=str(warehouse), mode="full", notes=notes)
     cache.prune()
     if not log.json:
-        print_summary(warehouse, gate, timer.stages, len(result.documents), len(result.rejected),
-                      len(result.mentions), EXAMPLE_SQL, docs_dir, summary.data["documents"])
+        print_summary(warehouse, gate, timer.stages, result.n_documents, len(result.rejected),
+                      result.n_mentions, EXAMPLE_SQL, docs_dir, summary.data["documents"])
         print(f"Run summary: {summary.path}")
 
 

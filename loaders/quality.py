@@ -37,7 +37,7 @@ import sys
 import time
 import unicodedata
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -635,7 +635,7 @@ def _failing_rows(
     dataset: DatasetSpec,
     frame: pd.DataFrame,
     result: Mapping[str, Any],
-    mentions: pd.DataFrame | None,
+    mentions_source: _LazyEvidence | pd.DataFrame | None,
 ) -> list[dict[str, Any]]:
     indices = result.get("partial_unexpected_index_list") or result.get("unexpected_index_list") or []
     labels: list[Any] = []
@@ -652,6 +652,7 @@ def _failing_rows(
     rows: list[dict[str, Any]] = []
     for label in labels:
         row = {c: _jsonable(frame.at[label, c]) for c in columns}
+        mentions = mentions_source.get() if isinstance(mentions_source, _LazyEvidence) else mentions_source
         if mentions is not None and not ("doc_id" in row and "quote" in row):
             evidence = _evidence_for(row, spec, mentions)
             if evidence:
@@ -682,31 +683,88 @@ def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read_frames(
-    db_path: Path, suites: Sequence[SuiteSpec]
-) -> tuple[dict[tuple[str, str], pd.DataFrame | str], dict[str, pd.DataFrame | None], list[str]]:
-    """Every dataset of every suite (or the error text), and each suite's evidence mentions."""
-    frames: dict[tuple[str, str], pd.DataFrame | str] = {}
-    evidence: dict[str, pd.DataFrame | None] = {}
-    notes: list[str] = []
-    con = duckdb.connect(str(db_path), read_only=True)
+GATE_DUCKDB_MEMORY = os.environ.get("TONGBI_GATE_DUCKDB_MEMORY", "256MB")
+CHUNK_ROWS = 50_000   # a dataset larger than this is validated in parts where that is exact
+# expectations that judge each row on its own (no `mostly`): validated part by part, the failing
+# rows and counts add up to what one validation of the whole dataset gives
+_ROW_WISE = frozenset({
+    "expect_column_values_to_not_be_null", "expect_column_values_to_be_null",
+    "expect_column_values_to_be_between", "expect_column_values_to_be_in_set",
+    "expect_column_values_to_not_be_in_set", "expect_column_pair_values_a_to_be_greater_than_b",
+    "expect_column_pair_values_to_be_equal", "expect_column_values_to_match_regex",
+    "expect_column_value_lengths_to_be_between", "expect_column_to_exist",
+    "expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list",
+})
+_PARTITION_COLUMN = "doc_id"
+
+
+def _chunk_plan(specs: Sequence[ExpectationSpec]) -> str | None:
+    """How a large dataset may be validated in parts with the same verdicts: "rows" (any parts:
+    every check is row-wise), "doc_id" (parts that never split a document: the only other checks
+    are uniqueness of column sets that include doc_id), None (only whole)."""
+    plan = "rows"
+    for spec in specs:
+        if "mostly" in spec.kwargs:
+            return None
+        if spec.type in _ROW_WISE:
+            continue
+        if spec.type == "expect_compound_columns_to_be_unique" and _PARTITION_COLUMN in spec.columns:
+            plan = "doc_id"
+            continue
+        return None
+    return plan
+
+
+def _read_dataset(con: Any, sql: str, plan: str | None) -> Iterator[pd.DataFrame]:
+    """The dataset as one dataframe, as before, when it is small or cannot be split; else in
+    parts of about CHUNK_ROWS rows (streamed from one query, or one query per doc_id
+    partition), so that memory does not grow with the warehouse."""
+    if plan is None:
+        yield _plain_dtypes(con.execute(sql).df())
+        return
+    vectors = max(1, CHUNK_ROWS // 2048)
+    cur = con.cursor()   # its own result stream: other queries (evidence) may run meanwhile
     try:
-        for suite in suites:
-            for name, dataset in suite.datasets.items():
-                try:
-                    frames[(suite.name, name)] = _plain_dtypes(con.execute(dataset.sql).df())
-                except duckdb.Error as exc:
-                    frames[(suite.name, name)] = " ".join(str(exc).split())
-            evidence[suite.name] = None
-            if suite.evidence_sql is not None:
-                try:
-                    evidence[suite.name] = con.execute(suite.evidence_sql).df()
-                except duckdb.Error as exc:
-                    notes.append(f"{suite.name}: evidence query failed, failing rows keep their keys only "
-                                 f"({_short(str(exc), 120)})")
+        cur.execute(sql)
+        first = cur.fetch_df_chunk(vectors_per_chunk=vectors)
+        second = cur.fetch_df_chunk(vectors_per_chunk=vectors)
+        if second.empty:
+            yield _plain_dtypes(first)
+            return
+        if plan == "rows":
+            yield _plain_dtypes(first)
+            del first
+            while not second.empty:
+                yield _plain_dtypes(second)
+                second = cur.fetch_df_chunk(vectors_per_chunk=vectors)
+            return
+        del first, second
+        total = int(cur.execute(f"SELECT count(*) FROM ({sql}) AS d").fetchone()[0])
+        parts = max(1, -(-total // CHUNK_ROWS))
+        for i in range(parts):
+            yield _plain_dtypes(cur.execute(
+                f"SELECT * FROM ({sql}) AS d WHERE hash(d.{_PARTITION_COLUMN}) % {parts} = {i}").df())
     finally:
-        con.close()
-    return frames, evidence, notes
+        cur.close()
+
+
+class _LazyEvidence:
+    """A suite's evidence mentions, read only when a failing row needs them."""
+
+    def __init__(self, con: Any, suite: SuiteSpec, notes: list[str]) -> None:
+        self.con, self.suite, self.notes = con, suite, notes
+        self.frame: pd.DataFrame | None = None
+        self.read = False
+
+    def get(self) -> pd.DataFrame | None:
+        if not self.read and self.suite.evidence_sql is not None:
+            self.read = True
+            try:
+                self.frame = self.con.execute(self.suite.evidence_sql).df()
+            except duckdb.Error as exc:
+                self.notes.append(f"{self.suite.name}: evidence query failed, failing rows keep their keys only "
+                                  f"({_short(str(exc), 120)})")
+        return self.frame
 
 
 def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None) -> GateResult:
@@ -733,45 +791,58 @@ def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None) -> G
     }
     t_load = time.perf_counter()
 
-    frames, evidence, notes = _read_frames(db_path, suites)
-    t_read = time.perf_counter()
-
+    t_read = t_load
+    notes: list[str] = []
+    read_s = 0.0
     results: list[CheckResult] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        context = _new_context(gx, docs_dir)
-        # one asset and batch definition: each validation passes its own dataframe
-        batch_definition = (
-            context.data_sources.add_pandas("tongbi_warehouse")
-            .add_dataframe_asset(name="warehouse")
-            .add_batch_definition_whole_dataframe("whole_dataframe")
-        )
-        for suite in suites:
-            for ds_name, dataset in suite.datasets.items():
-                specs = [s for s in suite.expectations if s.dataset == ds_name]
-                if not specs:
-                    continue
-                frame = frames[(suite.name, ds_name)]
-                if isinstance(frame, str):
-                    results.append(CheckResult(
-                        suite=suite.name, dataset=ds_name,
-                        expectation="table_readable" if ds_name == _MAIN else f"{ds_name}_readable",
-                        columns=(), severity="error", success=False,
-                        observed=_short(f"cannot read: {frame}", 160), unexpected_count=0,
-                        expectation_type="read_dataset",
-                        description=f"the dataset can be read from the warehouse ({len(specs)} checks not run)",
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        # DuckDB's own memory for the gate's queries (sorts and joins of the pair checks spill
+        # to disk beyond it): the dataframes handed to GX are the gate's memory
+        con.execute(f"SET memory_limit = '{GATE_DUCKDB_MEMORY}'")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            context = _new_context(gx, docs_dir)
+            # one asset and batch definition: each validation passes its own dataframe
+            batch_definition = (
+                context.data_sources.add_pandas("tongbi_warehouse")
+                .add_dataframe_asset(name="warehouse")
+                .add_batch_definition_whole_dataframe("whole_dataframe")
+            )
+            for suite in suites:
+                evidence = _LazyEvidence(con, suite, notes)
+                for ds_name, dataset in suite.datasets.items():
+                    specs = [s for s in suite.expectations if s.dataset == ds_name]
+                    if not specs:
+                        continue
+                    t0_read = time.perf_counter()
+                    frames = _read_dataset(con, dataset.sql, _chunk_plan(specs))
+                    try:
+                        first = next(frames)
+                    except duckdb.Error as exc:
+                        results.append(CheckResult(
+                            suite=suite.name, dataset=ds_name,
+                            expectation="table_readable" if ds_name == _MAIN else f"{ds_name}_readable",
+                            columns=(), severity="error", success=False,
+                            observed=_short(f"cannot read: {' '.join(str(exc).split())}", 160), unexpected_count=0,
+                            expectation_type="read_dataset",
+                            description=f"the dataset can be read from the warehouse ({len(specs)} checks not run)",
+                        ))
+                        continue
+                    finally:
+                        read_s += time.perf_counter() - t0_read
+                    results.extend(_validate_dataset(
+                        gx, context, batch_definition, suite, dataset, specs, _chain(first, frames), built,
+                        evidence, store=docs_dir is not None,
                     ))
-                    continue
-                results.extend(_validate_dataset(
-                    gx, context, batch_definition, suite, dataset, specs, frame, built,
-                    evidence.get(suite.name), store=docs_dir is not None,
-                ))
-        t_validate = time.perf_counter()
-        docs_index: Path | None = None
-        if docs_dir is not None:
-            docs_dir.mkdir(parents=True, exist_ok=True)
-            context.build_data_docs(site_names=["tongbi_quality"])
-            docs_index = docs_dir / "index.html"
+            t_validate = time.perf_counter()
+            docs_index: Path | None = None
+            if docs_dir is not None:
+                docs_dir.mkdir(parents=True, exist_ok=True)
+                context.build_data_docs(site_names=["tongbi_quality"])
+                docs_index = docs_dir / "index.html"
+    finally:
+        con.close()
     t_docs = time.perf_counter()
     return GateResult(
         results=results,
@@ -780,14 +851,51 @@ def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None) -> G
         timings={
             "load_suites_s": round(t_parse - t0, 3),
             "import_gx_s": round(t_load - t_parse, 3),  # GX import (first run in a process) + expectations
-            "read_duckdb_s": round(t_read - t_load, 3),
-            "validate_s": round(t_validate - t_read, 3),
+            "read_duckdb_s": round(read_s, 3),   # the first part of each dataset (the others are read while validating)
+            "validate_s": round(t_validate - t_read - read_s, 3),
             "data_docs_s": round(t_docs - t_validate, 3),
             "total_s": round(t_docs - t0, 3),
         },
         docs_index=docs_index,
         notes=notes,
     )
+
+
+def _chain(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    yield first
+    del first
+    yield from rest
+
+
+@dataclass
+class _Merged:
+    """One check's results over the parts of a dataset, added up."""
+
+    success: bool = True
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    failing_rows: list[dict[str, Any]] = field(default_factory=list)
+    parts: int = 0
+
+    def add(self, success: bool, result: dict[str, Any], error: str | None) -> None:
+        self.parts += 1
+        self.success = self.success and success and error is None
+        if error is not None and self.error is None:
+            self.error = error
+        if self.parts == 1:
+            self.result = dict(result)
+            return
+        merged = self.result
+        for key in ("element_count", "unexpected_count", "missing_count"):
+            if result.get(key) is not None:
+                merged[key] = int(merged.get(key) or 0) + int(result[key])
+        partial = list(merged.get("partial_unexpected_list") or [])
+        if len(partial) < 20:
+            merged["partial_unexpected_list"] = partial + list(result.get("partial_unexpected_list") or [])[:20 - len(partial)]
+        if not success and (merged.get("details") is None or self.success):
+            for key in ("details", "observed_value"):
+                if key in result:
+                    merged[key] = result[key]
 
 
 def _validate_dataset(
@@ -797,17 +905,19 @@ def _validate_dataset(
     suite: SuiteSpec,
     dataset: DatasetSpec,
     specs: Sequence[ExpectationSpec],
-    frame: pd.DataFrame,
+    frames: Iterable[pd.DataFrame],
     built: Mapping[tuple[str, str], Expectation],
-    mentions: pd.DataFrame | None,
+    evidence: _LazyEvidence,
     *,
     store: bool,
 ) -> list[CheckResult]:
-    """Validate one dataframe with the expectations bound to it.
+    """Validate a dataset with the expectations bound to it: one dataframe, or its parts one
+    after the other (large datasets, `_read_dataset`), each check's results added up.
 
     With `store` (Data Docs wanted) the suite and a validation definition are added to the
-    context so that the results are kept for the docs; otherwise the batch is validated
-    directly, which skips GX's stores (about half of GX's time here).
+    context so that the results are kept for the docs (one validation result per part);
+    otherwise each batch is validated directly, which skips GX's stores (about half of GX's
+    time here).
     """
     gx_name = suite.gx_name(dataset.name)
     gx_suite = gx.ExpectationSuite(
@@ -817,31 +927,43 @@ def _validate_dataset(
               "description": dataset.description or suite.description},
     )
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
+    validation = None
     if store:
         gx_suite = context.suites.add(gx_suite)
         validation = context.validation_definitions.add(
             gx.ValidationDefinition(name=gx_name, data=batch_definition, suite=gx_suite)
         )
-        outcome = validation.run(batch_parameters={"dataframe": frame}, result_format=result_format)
-    else:
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        outcome = batch.validate(gx_suite, result_format=result_format)
     by_check = {s.check: s for s in specs}
-    out: list[CheckResult] = []
-    for res in outcome.results:
-        config = res.expectation_config
-        check = (config.meta or {}).get("check") if config is not None else None
-        spec = by_check.get(check) if isinstance(check, str) else None
-        if spec is None:  # pragma: no cover - every expectation carries its check name
-            continue
-        result = dict(res.result or {})
-        success = bool(res.success)
-        error = _exception_message(res)
-        if error is not None:
-            success = False
-            observed, unexpected = _short(f"exception: {error}", 160), 0
+    merged: dict[str, _Merged] = {}
+    for frame in frames:
+        if validation is not None:
+            outcome = validation.run(batch_parameters={"dataframe": frame}, result_format=result_format)
         else:
-            observed, unexpected = _observed(spec.type, result, success)
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+            outcome = batch.validate(gx_suite, result_format=result_format)
+        for res in outcome.results:
+            config = res.expectation_config
+            check = (config.meta or {}).get("check") if config is not None else None
+            spec = by_check.get(check) if isinstance(check, str) else None
+            if spec is None:  # pragma: no cover - every expectation carries its check name
+                continue
+            result = dict(res.result or {})
+            error = _exception_message(res)
+            acc = merged.setdefault(spec.check, _Merged())
+            acc.add(bool(res.success), result, error)
+            if error is None and not res.success and len(acc.failing_rows) < SAMPLE_ROWS:
+                rows = _failing_rows(spec, dataset, frame, result, evidence)
+                acc.failing_rows.extend(rows[:SAMPLE_ROWS - len(acc.failing_rows)])
+        del frame, outcome
+    out: list[CheckResult] = []
+    for spec in specs:
+        acc = merged.get(spec.check)
+        if acc is None:  # pragma: no cover - every expectation has a result
+            continue
+        if acc.error is not None:
+            observed, unexpected = _short(f"exception: {acc.error}", 160), 0
+        else:
+            observed, unexpected = _observed(spec.type, acc.result, acc.success)
         out.append(CheckResult(
             suite=suite.name,
             dataset=dataset.name,
@@ -849,12 +971,12 @@ def _validate_dataset(
             expectation_type=spec.type,
             columns=spec.columns,
             severity=spec.severity,
-            success=success,
+            success=acc.success,
             observed=observed,
             unexpected_count=unexpected,
-            element_count=result.get("element_count"),
+            element_count=acc.result.get("element_count"),
             description=spec.description,
-            failing_rows=[] if success else _failing_rows(spec, dataset, frame, result, mentions),
+            failing_rows=[] if acc.success else acc.failing_rows,
         ))
     return out
 

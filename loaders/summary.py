@@ -185,9 +185,9 @@ class RunSummary:
 
     def documents(self, result: Any) -> None:
         self.data["documents"] = {
-            "loaded": len(result.documents),
+            "loaded": result.n_documents if hasattr(result, "n_documents") else len(result.documents),
             "rejected": len(result.rejected),
-            "statistics": len(result.mentions),
+            "statistics": result.n_mentions,
             "rejects": [{"path": r["path"], "line": r["line"], "reason": r["reason"]} for r in result.rejected],
         }
 
