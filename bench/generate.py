@@ -50,6 +50,7 @@ SAMPLES = ROOT / "data" / "bulletins"
 SHARD = 1000
 YEARS = range(2000, 2040)
 XJ = "650000"
+VERSION = 2   # in the completion marker: a corpus of an older generator is not taken for this one
 
 # sample stem -> (year its figures are for, period kinds it can tell)
 SAMPLE_KINDS: dict[str, tuple[int, tuple[str, ...]]] = {
@@ -252,7 +253,7 @@ class Generator:
 def generate(out: Path, n: int, seed: int = 7, start: int = 0) -> Path:
     """Write documents start..start+n-1 under out/<shard>/; returns out. Skips when out
     already holds them."""
-    marker = out / (f".complete-{n}-{seed}" if not start else f".complete-{start}+{n}-{seed}")
+    marker = out / (f".complete-{n}-{seed}-v{VERSION}" if not start else f".complete-{start}+{n}-{seed}-v{VERSION}")
     if marker.exists():
         return out
     gen = Generator(seed)
