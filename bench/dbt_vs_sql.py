@@ -171,7 +171,7 @@ def node_seconds(project: Path) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=Path, default=Path("/tmp/tongbi-bench/e2e-worktree/seeds"))
+    ap.add_argument("--seeds", type=Path, default=Path("/tmp/tongbi-bench/e2e-worktree/worktree/seeds"))
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--work", type=Path, default=Path("/tmp/tongbi-bench/dbt-vs-sql"))

@@ -191,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             result["e2e"].append(e2e(corpus, args.corpora / "e2e-g", n))
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    print(table(rows))
+    if rows:
+        print(table(rows))
     # targets
     ours = {(r["docs"], r["mode"]): r for r in rows if r["tool"] == "tongbi"}
     peer = {r["docs"]: r for r in rows if r["tool"] != "tongbi"}
