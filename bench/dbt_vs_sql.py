@@ -21,10 +21,11 @@ Timed, each on a fresh copy of that file:
 * (a) `dbt build --exclude resource_type:seed resource_type:test resource_type:unit_test`:
   every model, materialized as configured (staging/intermediate/bi views, marts tables);
   wall time of the dbt process, and the sum of its nodes' execution times (run_results.json);
-* (a') the same with the data tests (unit tests still excluded: they run on fixtures, not data);
+* (a') with --tests, the same with the data tests (unit tests still excluded: they run on
+  fixtures, not data);
 * (b) the floor: the SQL dbt compiled for the same models (manifest.json `compiled_code`),
   each as `create or replace view|table <relation> as <sql>` in dependency order in one duckdb
-  connection (views stay views, tables tables); (b') plus every data test's compiled query,
+  connection (views stay views, tables tables); (b') with --tests, plus every data test's compiled query,
   counted as dbt does (`select count(*) from (<test sql>)`).
 
 dbt's extras that the floor skips, and that are counted in (a): process start and project
@@ -106,13 +107,15 @@ def replicate(seeds: Path, rows: int) -> tuple[pl.DataFrame, pl.DataFrame, int]:
 
 
 def load_direct(db: Path, name: str, df: pl.DataFrame, types: dict[str, str]) -> None:
+    parquet = db.parent / f"{name}.parquet"    # no pyarrow here: hand the frame over as Parquet
+    df.write_parquet(parquet)
     con = duckdb.connect(str(db))
     try:
-        con.register("df", df.to_arrow())
         cols = ", ".join(f'cast(nullif("{c}", \'\') as {types.get(c, "varchar")}) as "{c}"' for c in df.columns)
-        con.execute(f'create or replace table main."{name}" as select {cols} from df')
+        con.execute(f"create or replace table main.\"{name}\" as select {cols} from read_parquet('{parquet}')")
     finally:
         con.close()
+    parquet.unlink()
 
 
 def topo_models(manifest: dict) -> list[dict]:
@@ -138,7 +141,9 @@ def floor(db: Path, manifest: dict, with_tests: bool) -> dict[str, float]:
     tests = [v for v in manifest["nodes"].values() if v["resource_type"] == "test"] if with_tests else []
     con = duckdb.connect(str(db))
     t0 = time.perf_counter()
+    per_model: dict[str, float] = {}
     for m in models:
+        t1 = time.perf_counter()
         kind = m["config"]["materialized"]
         rel = m["relation_name"]
         if m["schema"] != "main":
@@ -149,6 +154,7 @@ def floor(db: Path, manifest: dict, with_tests: bool) -> dict[str, float]:
             con.execute(f"create or replace table {rel} as {m['compiled_code']}")
         else:
             raise SystemExit(f"{m['unique_id']}: materialization {kind} not handled")
+        per_model[m["name"]] = time.perf_counter() - t1
     t_models = time.perf_counter() - t0
     failures = 0
     for t in tests:
@@ -156,7 +162,8 @@ def floor(db: Path, manifest: dict, with_tests: bool) -> dict[str, float]:
     total = time.perf_counter() - t0
     con.close()
     return {"models_s": round(t_models, 2), "tests_s": round(total - t_models, 2), "total_s": round(total, 2),
-            "n_models": len(models), "n_tests": len(tests), "failing_tests": int(failures)}
+            "n_models": len(models), "n_tests": len(tests), "failing_tests": int(failures),
+            "slowest": [[k, round(v, 2)] for k, v in sorted(per_model.items(), key=lambda kv: -kv[1])[:8]]}
 
 
 def node_seconds(project: Path) -> dict[str, float]:
@@ -166,6 +173,8 @@ def node_seconds(project: Path) -> dict[str, float]:
         kind = r["unique_id"].split(".")[0]
         out[kind] = round(out.get(kind, 0) + r["execution_time"], 2)
     out["n_nodes"] = len(results)
+    out["slowest"] = [[r["unique_id"].split(".")[-1], round(r["execution_time"], 2)]
+                      for r in sorted(results, key=lambda r: -r["execution_time"])[:8]]
     return out
 
 
@@ -176,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--work", type=Path, default=Path("/tmp/tongbi-bench/dbt-vs-sql"))
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--tests", action="store_true", help="also compare with the data tests (slow at 1M rows)")
     args = ap.parse_args(argv)
 
     work = args.work
@@ -196,29 +206,33 @@ def main(argv: list[str] | None = None) -> int:
     raw, docs, copies = replicate(args.seeds, args.rows)
     print(f"raw_metrics {raw.height} rows, documents {docs.height} ({copies} copies of {args.seeds}), "
           f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    base = work / "base" / "warehouse.duckdb"    # catalog "warehouse", as the build target's
-    base.parent.mkdir(parents=True)
-    seconds, _ = dbt(project, base, "seed", "--exclude", *LOADED)
-    types = seed_types()
-    for name, df in (("raw_metrics", raw), ("documents", docs)):
-        load_direct(base, name, df, types[name])
-    print(f"base file: vocabulary seeds by dbt seed ({seconds:.1f} s), raw_metrics/documents direct", file=sys.stderr)
-    del raw, docs
-    compile_db = work / "compile" / "warehouse.duckdb"   # compile may query the file: a copy of it
-    compile_db.parent.mkdir()
-    shutil.copy2(base, compile_db)
-    dbt(project, compile_db, "compile", "--exclude", "resource_type:seed")
-    manifest = json.loads((project / "target" / "manifest.json").read_text())
-
-    runs: list[dict[str, object]] = []
+    # every dbt invocation uses the same file path (TONGBI_BUILD_PATH), as `tongbi run` does: a
+    # changed path would make dbt re-parse the whole project instead of its partial parse
     side_dir = work / "side"
+    side_dir.mkdir()
+    db = side_dir / "warehouse.duckdb"           # catalog "warehouse", as the build target's
+    seconds, _ = dbt(project, db, "seed", "--exclude", *LOADED)
+    types = seed_types()
+    load_direct(db, "raw_metrics", raw, types["raw_metrics"])
+    load_direct(db, "documents", docs, types["documents"])
+    del raw, docs
+    base = work / "base.duckdb"
+    shutil.copy2(db, base)
+    print(f"base file: vocabulary seeds by dbt seed ({seconds:.1f} s), raw_metrics/documents direct", file=sys.stderr)
+    dbt(project, db, "compile", "--exclude", "resource_type:seed")
+    manifest = json.loads((project / "target" / "manifest.json").read_text())
+    parse_s, _ = dbt(project, db, "parse")
+    print(f"dbt parse (partial, warm): {parse_s:.1f} s", file=sys.stderr)
+
+    variants: list[tuple[str, tuple[str, ...] | None]] = [
+        ("dbt models", ("resource_type:seed", "resource_type:test", "resource_type:unit_test")),
+        ("sql models", None)]
+    if args.tests:
+        variants += [("dbt models+tests", ("resource_type:seed", "resource_type:unit_test")),
+                     ("sql models+tests", None)]
+    runs: list[dict[str, object]] = []
     for rep in range(args.repeat):
-        for label, excl in (("dbt models", ("resource_type:seed", "resource_type:test", "resource_type:unit_test")),
-                            ("dbt models+tests", ("resource_type:seed", "resource_type:unit_test")),
-                            ("sql models", None), ("sql models+tests", None)):
-            shutil.rmtree(side_dir, ignore_errors=True)
-            side_dir.mkdir()
-            db = side_dir / "warehouse.duckdb"
+        for label, excl in variants:
             shutil.copy2(base, db)
             load = _loadavg()
             if excl is not None:
@@ -237,17 +251,20 @@ def main(argv: list[str] | None = None) -> int:
         return min(float(r["wall_s"]) for r in runs if r["label"] == label)
 
     ratio_models = best("dbt models") / best("sql models")
-    ratio_tests = best("dbt models+tests") / best("sql models+tests")
     model_nodes = min(float(r["model"]) for r in runs if r["label"] == "dbt models")
     summary = {"raw_rows": int(duckdb.connect(str(base), read_only=True)
                                .execute("select count(*) from raw_metrics").fetchone()[0]),
-               "copies": copies, "runs": runs,
-               "ratio_models": round(ratio_models, 2), "ratio_models_tests": round(ratio_tests, 2),
+               "copies": copies, "dbt_parse_s": round(parse_s, 2), "runs": runs,
+               "ratio_models": round(ratio_models, 2),
                "ratio_models_node_time": round(model_nodes / best("sql models"), 2)}
-    print(f"dbt models {best('dbt models'):.1f} s (nodes {model_nodes:.1f} s) vs SQL {best('sql models'):.1f} s: "
-          f"{ratio_models:.2f}x (node time only {summary['ratio_models_node_time']:.2f}x); with tests "
-          f"{best('dbt models+tests'):.1f} s vs {best('sql models+tests'):.1f} s: {ratio_tests:.2f}x "
-          f"(target <= 1.5x; best of {args.repeat})")
+    print(f"at {summary['raw_rows']} raw rows: dbt models {best('dbt models'):.1f} s (node time {model_nodes:.1f} s) "
+          f"vs SQL {best('sql models'):.1f} s: {ratio_models:.2f}x (node time only "
+          f"{summary['ratio_models_node_time']:.2f}x; target <= 1.5x; best of {args.repeat})")
+    if args.tests:
+        ratio_tests = best("dbt models+tests") / best("sql models+tests")
+        summary["ratio_models_tests"] = round(ratio_tests, 2)
+        print(f"with the data tests: dbt {best('dbt models+tests'):.1f} s vs SQL {best('sql models+tests'):.1f} s: "
+              f"{ratio_tests:.2f}x")
     out = args.out or work / "results.json"
     out.write_text(json.dumps(summary, indent=1))
     return 0
