@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from .dbt_vs_sql import DBT, PROJECT_PARTS, ROOT, _env, _loadavg
+from .dbt_vs_sql import DBT, PROJECT_PARTS, ROOT, _children_cpu, _env, _loadavg
 
 
 INTERMEDIATE = "    intermediate:\n      +materialized: view\n"
@@ -54,6 +54,7 @@ def build(project: Path, db: Path, *extra: str) -> dict[str, object]:
         shutil.rmtree(db.parent)
     db.parent.mkdir(parents=True)
     load = _loadavg()
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.run([DBT, *extra, "--project-dir", str(project), "--profiles-dir", str(project),
                            "--target", "build", "--no-use-colors"], cwd=project, env=_env(db),
@@ -62,7 +63,7 @@ def build(project: Path, db: Path, *extra: str) -> dict[str, object]:
     if proc.returncode != 0:
         print(proc.stdout[-3000:], file=sys.stderr)
         raise SystemExit(f"dbt {' '.join(extra)} failed")
-    out: dict[str, object] = {"wall_s": round(wall, 2), "loadavg": load}
+    out: dict[str, object] = {"wall_s": round(wall, 2), "cpu_s": round(_children_cpu() - cpu0, 2), "loadavg": load}
     rr = project / "target" / "run_results.json"
     if extra[0] == "build":
         results = json.loads(rr.read_text())["results"]
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             r = {"threads": t, "intermediate_tables": tables, "repeat": rep,
                  **build(project, args.work / "db" / "warehouse.duckdb", "build")}
             runs.append(r)
-            print(f"  threads {t}{' intermediate tables' if tables else ''}: {r['wall_s']:.1f} s  nodes {r['nodes']} "
+            print(f"  threads {t}{' intermediate tables' if tables else ''}: {r['wall_s']:.1f} s (CPU {r['cpu_s']} s)  nodes {r['nodes']} "
                   f"({r['node_s']} s)  load {r['loadavg']}  {r['by_type']}  slowest {r['slowest']}", file=sys.stderr)
     extras = {}
     if args.extras:
