@@ -1,11 +1,12 @@
 """`make bench`: generate the corpora, measure, print one table, write runs/bench-results.json.
 
-    python -m bench.run [--sizes 1000,10000] [--corpora DIR] [--jionlp PYTHON] [--e2e 1000]
+    python -m bench.run [--sizes 1000,10000] [--corpora DIR] [--jionlp PYTHON] [--e2e 1000,10000] [--no-extraction]
 
 Every measurement runs in its own interpreter so that its peak RSS is its own. Corpora are
 generated once per (size, seed) under --corpora (default /tmp/tongbi-bench) and reused.
-`--e2e N` also times `tongbi run` end to end on N documents (and one added document after it),
-in a detached git worktree so that the shared tree's seeds/ and target/ are not touched.
+`--e2e 1000,10000` also times `tongbi run` end to end on each size (corpora g<N>): a full run
+into a new warehouse, one new document added (twice), and a run with nothing changed, in a
+detached git worktree so that the shared tree's seeds/ and target/ are not touched.
 """
 from __future__ import annotations
 
@@ -53,39 +54,108 @@ def _show(r: dict[str, object]) -> None:
           file=sys.stderr)
 
 
-def e2e(corpus: Path, work: Path) -> dict[str, object]:
-    """`tongbi run` on corpus in a worktree of HEAD: full run, then one document added."""
+def _loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def worktree(work: Path) -> Path:
+    """A detached git worktree of HEAD under work/: tongbi writes seeds/ and target/ into its
+    project tree, and those of the tree this runs from are not to be touched."""
     wt = work / "worktree"
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True,
+                          text=True).stdout.strip()
     if not wt.exists():
-        subprocess.run(["git", "worktree", "add", "--detach", str(wt), "HEAD"], cwd=ROOT, check=True,
+        subprocess.run(["git", "worktree", "add", "--detach", str(wt), head], cwd=ROOT, check=True,
                        capture_output=True)
-    wh = work / "warehouse.duckdb"
-    for p in work.glob("warehouse*"):
-        p.unlink()
+    else:
+        subprocess.run(["git", "checkout", "--quiet", "--detach", head], cwd=wt, check=True)
+    return wt
+
+
+def dbt_nodes(wt: Path) -> dict[str, object]:
+    """Nodes of the last dbt invocation in the worktree (target/run_results.json): count per
+    resource type, their summed execution time and the slowest."""
+    path = wt / "target" / "run_results.json"
+    if not path.exists():
+        return {}
+    results = json.loads(path.read_text())["results"]
+    kinds: dict[str, list[float]] = {}
+    for r in results:
+        kinds.setdefault(r["unique_id"].split(".")[0], []).append(r["execution_time"])
+    slow = sorted(results, key=lambda r: -r["execution_time"])[:5]
+    return {"nodes": len(results),
+            "by_type": {k: {"n": len(v), "seconds": round(sum(v), 2)} for k, v in sorted(kinds.items())},
+            "node_seconds": round(sum(r["execution_time"] for r in results), 2),
+            "slowest": [[r["unique_id"].split(".")[-1], round(r["execution_time"], 2)] for r in slow]}
+
+
+def tongbi_run(wt: Path, paths: list[Path], wh: Path, label: str) -> dict[str, object]:
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "GX_ANALYTICS_ENABLED": "false"}
-    out: dict[str, object] = {"docs": sum(1 for _ in corpus.glob("*/*.md"))}
-    # the new document: one more generated bulletin in a shard of its own
-    extra = work / "extra"
-    shutil.rmtree(extra, ignore_errors=True)
-    generate(extra, 1, seed=99)
-    added = corpus / "9999"
-    shutil.rmtree(added, ignore_errors=True)
-    for label, prep in (("full", None), ("incremental", extra)):
-        if prep is not None:
-            shutil.copytree(prep / "0000", added)
-            (added / "bench-0000000.md").rename(added / "bench-added-0000000.md")
-        t0 = time.perf_counter()
-        proc = subprocess.run([PY, "-m", "loaders.cli", "run", str(corpus), "--warehouse", str(wh)],
-                              cwd=wt, env=env, capture_output=True, text=True)
-        seconds = time.perf_counter() - t0
-        summaries = sorted((work / "runs").glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
-        stages = json.loads(summaries[-1].read_text()).get("stages", {}) if summaries else {}
-        out[label] = {"rc": proc.returncode, "seconds": seconds, "stages": stages}
-        print(f"  tongbi run {label}: rc {proc.returncode}, {seconds:.1f} s, stages {stages}", file=sys.stderr)
-        if proc.returncode != 0:
-            print(proc.stdout[-1500:], proc.stderr[-1500:], file=sys.stderr)
-    shutil.rmtree(added, ignore_errors=True)
+    before = _loadavg()
+    t0 = time.perf_counter()
+    proc = subprocess.run([PY, "-m", "loaders.cli", "run", *map(str, paths), "--warehouse", str(wh)],
+                          cwd=wt, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    summaries = sorted((wh.parent / "runs").glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
+    summary = json.loads(summaries[-1].read_text()) if summaries else {}
+    docs = summary.get("documents", {})
+    out = {"rc": proc.returncode, "seconds": round(seconds, 2), "stages": summary.get("stages", {}),
+           "mode": summary.get("mode"), "status": summary.get("status"),
+           "documents": {k: docs.get(k) for k in ("loaded", "statistics", "added", "changed", "removed",
+                                                    "unchanged", "extracted", "reused")},
+           "loadavg_before": before, "loadavg_after": _loadavg()}
+    if "dbt build" in out["stages"]:
+        out["dbt"] = dbt_nodes(wt)
+    print(f"  tongbi run {label}: rc {proc.returncode}, {seconds:.1f} s, stages {out['stages']}, "
+          f"documents {out['documents']}, load {before} -> {out['loadavg_after']}", file=sys.stderr)
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
     return out
+
+
+def e2e(corpus: Path, work: Path, n: int) -> dict[str, object]:
+    """`tongbi run` on corpus in a worktree of HEAD: a full run into a new warehouse (empty
+    extraction cache), then one new document added (twice: two measurements), then a run with
+    nothing changed. The new documents are the generator's documents n and n+1, each in a
+    folder of its own passed as a second path (the corpus folder itself is not modified)."""
+    wt = worktree(work.parent / "e2e-worktree")
+    run_dir = work / f"n{n}"
+    shutil.rmtree(run_dir, ignore_errors=True)   # warehouse, runs/ and the extraction cache
+    run_dir.mkdir(parents=True)
+    wh = run_dir / "warehouse.duckdb"
+    extras = []
+    for k in range(2):
+        extra = run_dir / f"added-{k}"
+        generate(extra, 1, start=n + k)
+        extras.append(extra)
+    out: dict[str, object] = {"docs": n, "corpus": str(corpus)}
+    out["full"] = tongbi_run(wt, [corpus], wh, f"full ({n} documents)")
+    if out["full"]["rc"] != 0:
+        return out
+    out["incremental"] = tongbi_run(wt, [corpus, extras[0]], wh, "one document added")
+    out["incremental_2"] = tongbi_run(wt, [corpus, *extras], wh, "another document added")
+    out["unchanged"] = tongbi_run(wt, [corpus, *extras], wh, "nothing changed")
+    full = out["full"]["seconds"]
+    out["ratios"] = {k: round(out[k]["seconds"] / full, 3) for k in ("incremental", "incremental_2", "unchanged")}
+    return out
+
+
+def e2e_table(results: list[dict[str, object]]) -> str:
+    stages = ("extract", "load seeds", "dbt build", "expectations", "publish")
+    lines = ["| docs | run | exit | mode | extracted / reused | total s | " + " | ".join(stages)
+             + " | % of full | load avg before |",
+             "|---:|---|---:|---|---|---:|" + "---:|" * len(stages) + "---:|---|"]
+    for e in results:
+        for k in ("full", "incremental", "incremental_2", "unchanged"):
+            r = e.get(k)
+            if not r:
+                continue
+            d = r["documents"]
+            cells = " | ".join(f"{r['stages'][s]:.1f}" if s in r["stages"] else "–" for s in stages)
+            pct = f"{r['seconds'] / e['full']['seconds']:.0%}"
+            lines.append(f"| {e['docs']} | {k} | {r['rc']} | {r['mode']} | {d['extracted']} / {d['reused']} "
+                         f"| {r['seconds']:.1f} | {cells} | {pct} | {r['loadavg_before']} |")
+    return "\n".join(lines)
 
 
 def table(rows: list[dict[str, object]]) -> str:
@@ -102,21 +172,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--corpora", type=Path, default=Path("/tmp/tongbi-bench"))
     ap.add_argument("--jionlp", help="python of a venv with jionlp (make bench: .venv-bench/bin/python)")
-    ap.add_argument("--e2e", type=int, default=0, help="documents for `tongbi run` end to end (0: skip)")
+    ap.add_argument("--e2e", default="", help="corpus sizes for `tongbi run` end to end, e.g. 1000,10000 (empty: skip)")
+    ap.add_argument("--no-extraction", action="store_true", help="only the end-to-end runs")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-results.json")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     rows: list[dict[str, object]] = []
-    for n in sizes:
+    for n in [] if args.no_extraction else sizes:
         t0 = time.perf_counter()
-        corpus = generate(args.corpora / f"n{n}", n)
+        corpus = generate(args.corpora / f"g{n}", n)
         print(f"corpus of {n} documents ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
         rows += extraction(corpus, args.jionlp)
     result: dict[str, object] = {"cpu_count": os.cpu_count(), "rows": rows}
     if args.e2e:
-        corpus = generate(args.corpora / f"n{args.e2e}", args.e2e)
-        result["e2e"] = e2e(corpus, args.corpora / "e2e")
-    print(table(rows))
+        result["e2e"] = []
+        for n in (int(x) for x in args.e2e.split(",") if x):
+            corpus = generate(args.corpora / f"g{n}", n)
+            result["e2e"].append(e2e(corpus, args.corpora / "e2e-g", n))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    if rows:
+        print(table(rows))
     # targets
     ours = {(r["docs"], r["mode"]): r for r in rows if r["tool"] == "tongbi"}
     peer = {r["docs"]: r for r in rows if r["tool"] != "tongbi"}
@@ -127,11 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     if len(sizes) > 1 and (sizes[0], "single") in ours and (sizes[-1], "single") in ours:
         a, b = ours[sizes[0], "single"]["docs_s"], ours[sizes[-1], "single"]["docs_s"]
         print(f"throughput at {sizes[-1]} vs {sizes[0]}: {b / a - 1:+.1%} (target within 20%)")
-    if "e2e" in result:
-        e = result["e2e"]
-        print(f"tongbi run at {e['docs']}: full {e['full']['seconds']:.1f} s {e['full']['stages']}; "
-              f"one document added: {e['incremental']['seconds']:.1f} s "
-              f"({e['incremental']['seconds'] / e['full']['seconds']:.0%} of the full run; target <= 10%)")
+    if result.get("e2e"):
+        print(e2e_table(result["e2e"]))
+        for e in result["e2e"]:
+            if "ratios" in e:
+                print(f"one document added to {e['docs']}: {e['ratios']['incremental']:.0%} and "
+                      f"{e['ratios']['incremental_2']:.0%} of the full run (target <= 10%); "
+                      f"nothing changed: {e['ratios']['unchanged']:.0%}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
     return 0
