@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from .generate import generate
+from .tree_rss import run_measured
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -93,20 +94,21 @@ def tongbi_run(wt: Path, paths: list[Path], wh: Path, label: str) -> dict[str, o
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "GX_ANALYTICS_ENABLED": "false"}
     before = _loadavg()
     t0 = time.perf_counter()
-    proc = subprocess.run([PY, "-m", "loaders.cli", "run", *map(str, paths), "--warehouse", str(wh)],
-                          cwd=wt, env=env, capture_output=True, text=True)
+    proc, peak_rss = run_measured([PY, "-m", "loaders.cli", "run", *map(str, paths), "--warehouse", str(wh)],
+                                  cwd=wt, env=env)
     seconds = time.perf_counter() - t0
     summaries = sorted((wh.parent / "runs").glob("*/summary.json"), key=lambda p: p.stat().st_mtime)
     summary = json.loads(summaries[-1].read_text()) if summaries else {}
     docs = summary.get("documents", {})
-    out = {"rc": proc.returncode, "seconds": round(seconds, 2), "stages": summary.get("stages", {}),
+    out = {"rc": proc.returncode, "seconds": round(seconds, 2), "peak_rss_mb": peak_rss,
+           "stages": summary.get("stages", {}),
            "mode": summary.get("mode"), "status": summary.get("status"),
            "documents": {k: docs.get(k) for k in ("loaded", "statistics", "added", "changed", "removed",
                                                     "unchanged", "extracted", "reused")},
            "loadavg_before": before, "loadavg_after": _loadavg()}
     if "dbt build" in out["stages"]:
         out["dbt"] = dbt_nodes(wt)
-    print(f"  tongbi run {label}: rc {proc.returncode}, {seconds:.1f} s, stages {out['stages']}, "
+    print(f"  tongbi run {label}: rc {proc.returncode}, {seconds:.1f} s, peak RSS {peak_rss:.0f} MB, stages {out['stages']}, "
           f"documents {out['documents']}, load {before} -> {out['loadavg_after']}", file=sys.stderr)
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
@@ -143,8 +145,8 @@ def e2e(corpus: Path, work: Path, n: int) -> dict[str, object]:
 def e2e_table(results: list[dict[str, object]]) -> str:
     stages = ("extract", "load seeds", "dbt build", "expectations", "publish")
     lines = ["| docs | run | exit | mode | extracted / reused | total s | " + " | ".join(stages)
-             + " | % of full | load avg before |",
-             "|---:|---|---:|---|---|---:|" + "---:|" * len(stages) + "---:|---|"]
+             + " | % of full | peak RSS MB | load avg before |",
+             "|---:|---|---:|---|---|---:|" + "---:|" * len(stages) + "---:|---:|---|"]
     for e in results:
         for k in ("full", "incremental", "incremental_2", "unchanged"):
             r = e.get(k)
@@ -154,7 +156,8 @@ def e2e_table(results: list[dict[str, object]]) -> str:
             cells = " | ".join(f"{r['stages'][s]:.1f}" if s in r["stages"] else "–" for s in stages)
             pct = f"{r['seconds'] / e['full']['seconds']:.0%}"
             lines.append(f"| {e['docs']} | {k} | {r['rc']} | {r['mode']} | {d['extracted']} / {d['reused']} "
-                         f"| {r['seconds']:.1f} | {cells} | {pct} | {r['loadavg_before']} |")
+                         f"| {r['seconds']:.1f} | {cells} | {pct} | {r.get('peak_rss_mb', 0):.0f} "
+                         f"| {r['loadavg_before']} |")
     return "\n".join(lines)
 
 
