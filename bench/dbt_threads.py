@@ -16,12 +16,10 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from .dbt_vs_sql import DBT, PROJECT_PARTS, ROOT, _children_cpu, _env, _loadavg
+from .dbt_vs_sql import PROJECT_PARTS, ROOT, _loadavg, dbt
 
 
 INTERMEDIATE = "    intermediate:\n      +materialized: view\n"
@@ -54,16 +52,8 @@ def build(project: Path, db: Path, *extra: str) -> dict[str, object]:
         shutil.rmtree(db.parent)
     db.parent.mkdir(parents=True)
     load = _loadavg()
-    cpu0 = _children_cpu()
-    t0 = time.perf_counter()
-    proc = subprocess.run([DBT, *extra, "--project-dir", str(project), "--profiles-dir", str(project),
-                           "--target", "build", "--no-use-colors"], cwd=project, env=_env(db),
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        print(proc.stdout[-3000:], file=sys.stderr)
-        raise SystemExit(f"dbt {' '.join(extra)} failed")
-    out: dict[str, object] = {"wall_s": round(wall, 2), "cpu_s": round(_children_cpu() - cpu0, 2), "loadavg": load}
+    wall, cpu, _ = dbt(project, db, *extra)
+    out: dict[str, object] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "loadavg": load}
     rr = project / "target" / "run_results.json"
     if extra[0] == "build":
         results = json.loads(rr.read_text())["results"]

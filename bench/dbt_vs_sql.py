@@ -67,23 +67,20 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-LAST_CPU = [0.0]   # CPU seconds (user + sys, all threads) of the last dbt process
-
-
-def dbt(project: Path, db: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
-    """Run dbt; wall seconds. Its CPU seconds go to LAST_CPU: on a shared machine the CPU time
-    moves much less with the other load than the wall time does."""
+def dbt(project: Path, db: Path, *args: str) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Run dbt; its wall seconds and CPU seconds (user + sys, all threads): on a shared machine
+    the CPU time moves much less with the other load than the wall time does."""
     cpu0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.run([DBT, *args, "--project-dir", str(project), "--profiles-dir", str(project),
                            "--target", "build", "--no-use-colors"], cwd=project, env=_env(db),
                           capture_output=True, text=True)
     seconds = time.perf_counter() - t0
-    LAST_CPU[0] = _children_cpu() - cpu0
+    cpu = _children_cpu() - cpu0
     if proc.returncode != 0:
         print(proc.stdout[-4000:], proc.stderr[-2000:], file=sys.stderr)
         raise SystemExit(f"dbt {' '.join(args)} failed ({proc.returncode})")
-    return seconds, proc
+    return seconds, cpu, proc
 
 
 def seed_types() -> dict[str, dict[str, str]]:
@@ -224,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     side_dir = work / "side"
     side_dir.mkdir()
     db = side_dir / "warehouse.duckdb"           # catalog "warehouse", as the build target's
-    seconds, _ = dbt(project, db, "seed", "--exclude", *LOADED)
+    seconds, _, _ = dbt(project, db, "seed", "--exclude", *LOADED)
     types = seed_types()
     load_direct(db, "raw_metrics", raw, types["raw_metrics"])
     load_direct(db, "documents", docs, types["documents"])
@@ -234,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"base file: vocabulary seeds by dbt seed ({seconds:.1f} s), raw_metrics/documents direct", file=sys.stderr)
     dbt(project, db, "compile", "--exclude", "resource_type:seed")
     manifest = json.loads((project / "target" / "manifest.json").read_text())
-    parse_s, _ = dbt(project, db, "parse")
+    parse_s, _, _ = dbt(project, db, "parse")
     print(f"dbt parse (partial, warm): {parse_s:.1f} s", file=sys.stderr)
 
     variants: list[tuple[str, tuple[str, ...] | None]] = [
@@ -249,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy2(base, db)
             load = _loadavg()
             if excl is not None:
-                wall, _ = dbt(project, db, "build", "--exclude", *excl)
-                r = {"label": label, "wall_s": round(wall, 2), "cpu_s": round(LAST_CPU[0], 2),
+                wall, cpu, _ = dbt(project, db, "build", "--exclude", *excl)
+                r = {"label": label, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
                      **node_seconds(project)}
             else:
                 t0, c0 = time.perf_counter(), time.process_time()
