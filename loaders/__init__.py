@@ -1,2 +1,4 @@
-"""tongbi: bulletins → statistics → a checked DuckDB warehouse."""
-__version__ = "0.1.0"
+"""The polars loader: bulletins in, statistics and dbt seeds out (documents, numbers,
+vocabularies and grammar, extraction, the extraction cache, the seed writer and its schema).
+It knows nothing of the warehouse around it (tongbi/).
+"""

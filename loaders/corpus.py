@@ -1,5 +1,7 @@
-"""Extraction over many documents: each file is read and extracted on its own, so a bad file is
-reported (with its path and line) and the others still load."""
+"""Extraction over many documents: one walk (`iter_corpus`) for `tongbi run`, which streams it
+into the seed files, and for `tongbi extract`, which collects it (`extract_corpus`). Each file
+is read and extracted on its own, so a bad file is reported (with its path and line) and the
+others still load."""
 from __future__ import annotations
 
 import multiprocessing
@@ -38,61 +40,16 @@ def document_row(doc: Document, n_mentions: int) -> dict[str, object]:
 
 
 class ExtractionCache(Protocol):
-    """Extracted rows of documents already seen (loaders/manifest.py): `lookup` returns the
-    document row and mentions of an unchanged file, or None; `store` keeps a fresh result.
-    `lookup_csv`/`store_csv` do the same with the document's raw_metrics rows as seed CSV lines
-    (what a streaming run writes), without building Mention objects."""
-
-    def lookup(self, path: Path) -> tuple[dict[str, object], list[Mention]] | None: ...
-
-    def store(self, path: Path, row: dict[str, object], mentions: list[Mention]) -> None: ...
+    """Extracted rows of documents already seen (loaders/cache.py): `lookup_csv` returns the
+    document row and raw_metrics rows (seed CSV lines) of an unchanged file, or None;
+    `store_csv` keeps a fresh result."""
 
     def lookup_csv(self, path: Path) -> tuple[dict[str, object], bytes] | None: ...
 
     def store_csv(self, path: Path, row: dict[str, object], csv: bytes) -> None: ...
 
 
-def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None = None,
-                   progress: Callable[[int, int, Path], None] | None = None,
-                   cache: ExtractionCache | None = None) -> CorpusResult:
-    """Every document's mentions in memory (`tongbi extract`, tests). `tongbi run` streams
-    instead (`iter_corpus`): the same documents, rejections and rows, one document at a time."""
-    files = iter_document_paths(paths)
-    converter = ScriptConverter()
-    extractor: Extractor | None = None  # built on the first document the cache does not hold
-    result = CorpusResult()
-    seen: dict[str, str] = {}
-    for i, path in enumerate(files, 1):
-        if progress:
-            progress(i, len(files), path)
-        hit = cache.lookup(path) if cache is not None else None
-        if hit is not None:
-            row, mentions = hit
-            doc_id, doc_path = str(row["doc_id"]), str(row["path"])
-        try:
-            if hit is None:
-                if not path.exists():
-                    raise DocumentError(path, "no such file")
-                doc = load_document(path, converter, default_year)
-                doc_id, doc_path = doc.doc_id, doc.path
-            if doc_id in seen:
-                raise DocumentError(path, f"document id {doc_id!r} already used by {seen[doc_id]}")
-        except DocumentError as exc:
-            result.rejected.append({"path": exc.path, "line": exc.line, "reason": exc.reason})
-            continue
-        seen[doc_id] = doc_path
-        if hit is None:
-            extractor = extractor or Extractor(vocab)
-            mentions = extractor.extract(doc)
-            row = document_row(doc, len(mentions))
-            if cache is not None:
-                cache.store(path, row, mentions)
-        result.mentions.extend(mentions)
-        result.documents.append(row)
-    return result
-
-
-# ------------------------------------------------------------------------------ streaming runs
+# --------------------------------------------------------------------- one document at a time
 
 
 @dataclass
@@ -160,8 +117,9 @@ def default_workers() -> int:
 def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None = None,
                 progress: Callable[[int, int, Path], None] | None = None,
                 cache: ExtractionCache | None = None, workers: int | None = None) -> Iterator[Extracted]:
-    """The documents of `paths` in file order, one at a time, as `extract_corpus` would give
-    them (same rejections, same rows), without keeping any document's mentions.
+    """The documents of `paths` in file order, one at a time, without keeping any document's
+    mentions: each file read and extracted on its own (a bad file is rejected with its path and
+    line, the others still load), a second file with the same document id rejected.
 
     Cached documents come from `cache.lookup_csv`; uncached ones are extracted in a pool of
     `workers` processes (one Extractor each) when a step has many of them, in this process
@@ -212,6 +170,24 @@ def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None =
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None = None,
+                   progress: Callable[[int, int, Path], None] | None = None,
+                   cache: ExtractionCache | None = None, workers: int = 1) -> CorpusResult:
+    """Every document's mentions in memory (`tongbi extract`, tests): `iter_corpus`, the walk
+    `tongbi run` streams, collected, so both commands read, reject and extract alike. One
+    process by default: a pool's start-up costs more than a few hundred documents take."""
+    from .seeds import mentions_from_csv
+
+    result = CorpusResult()
+    for item in iter_corpus(paths, vocab, default_year, progress, cache, workers):
+        if item.row is None:
+            result.rejected.append(item.rejected or {})
+            continue
+        result.documents.append(item.row)
+        result.mentions.extend(Mention(**m) for m in mentions_from_csv(item.csv))
+    return result
 
 
 UNRESOLVED_COLUMNS = ("name_kind", "raw_name", "n_mentions", "n_documents", "example_doc_id", "example_quote")

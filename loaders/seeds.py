@@ -13,6 +13,9 @@ import polars as pl
 
 from .schema import DOCUMENTS_SCHEMA, RAW_METRICS_SCHEMA, REJECTED_SCHEMA
 
+# the seed files the loader writes (the other seeds/*.csv are vocabularies)
+LOADER_SEEDS = ("raw_metrics.csv", "documents.csv", "rejected_documents.csv")
+
 
 def frame(rows: Iterable[Mapping[str, object]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame([{k: r.get(k) for k in schema} for r in rows], schema=dict(schema), orient="row")
