@@ -94,7 +94,7 @@ def tongbi_run(wt: Path, paths: list[Path], wh: Path, label: str) -> dict[str, o
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "GX_ANALYTICS_ENABLED": "false"}
     before = _loadavg()
     t0 = time.perf_counter()
-    proc, peak_rss = run_measured([PY, "-m", "loaders.cli", "run", *map(str, paths), "--warehouse", str(wh)],
+    proc, peak_rss = run_measured([PY, "-m", "tongbi.cli", "run", *map(str, paths), "--warehouse", str(wh)],
                                   cwd=wt, env=env)
     seconds = time.perf_counter() - t0
     summaries = sorted((wh.parent / "runs").glob("*/summary.json"), key=lambda p: p.stat().st_mtime)

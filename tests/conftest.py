@@ -48,7 +48,7 @@ def sample_site(tmp_path_factory) -> Path:
     run there finds nothing changed."""
     import shutil
 
-    from loaders.cli import main
+    from tongbi.cli import main
 
     site = tmp_path_factory.mktemp("site")
     shutil.copytree(PROJECT / "data" / "bulletins", site / "bulletins")

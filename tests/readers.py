@@ -111,7 +111,7 @@ def stop_readers(procs: list, stop: Path) -> list[dict]:
 
 
 def tongbi_run(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "loaders.cli", "run", "bulletins", "--warehouse",
+    return subprocess.run([sys.executable, "-m", "tongbi.cli", "run", "bulletins", "--warehouse",
                            "warehouse.duckdb", "--quiet", *args], cwd=site, env=ENV, capture_output=True,
                           text=True, timeout=900)
 

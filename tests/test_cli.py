@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 
-from loaders.cli import main
+from tongbi.cli import main
 
 
 def test_extract_reports_unresolved_names(tmp_path, capsys):

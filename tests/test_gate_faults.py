@@ -45,7 +45,7 @@ RUN_TIMEOUT_S = 900  # generous: other runs of the project (other test sessions)
 
 
 def tongbi(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "loaders.cli", *map(str, args)]
+    return [sys.executable, "-m", "tongbi.cli", *map(str, args)]
 
 
 def sha256(path: Path) -> str:
@@ -213,7 +213,7 @@ def _summary_in(runs: Path) -> dict:
 
 
 def test_a_run_with_nothing_readable_says_so_in_its_summary(tmp_path: Path) -> None:
-    from loaders.cli import main
+    from tongbi.cli import main
 
     folder = tmp_path / "bulletins"
     folder.mkdir()
@@ -233,7 +233,7 @@ def test_a_second_run_on_a_locked_warehouse_gives_up_without_touching_it(
         published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     import fcntl
 
-    from loaders.cli import main
+    from tongbi.cli import main
 
     wh = fresh_copy(published.warehouse, tmp_path)
     before = sha256(wh)

@@ -22,9 +22,9 @@ import pytest
 
 from conftest import clone_site
 from readers import CHANGED_DOC, REMOVED_DOC, FiveRuns
-from loaders.cli import main
-from loaders.manifest import DocumentCache, extractor_fingerprint
-from loaders.pipeline import RunLock
+from tongbi.cli import main
+from loaders.cache import DocumentCache, extractor_fingerprint
+from tongbi.run.lock import RunLock
 
 PROJECT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", GX_ANALYTICS_ENABLED="false",
@@ -152,7 +152,7 @@ def test_force_extracts_and_builds_everything_again(site: Path, monkeypatch: pyt
     stood in for by a copy of the published file (a real build is tested by the five runs)."""
     import shutil
 
-    from loaders import pipeline
+    from tongbi.run import pipeline
 
     built: list[Path] = []
 
@@ -221,7 +221,7 @@ def test_a_changed_document_replaces_its_rows_and_a_removed_one_retires(five_run
 
 
 def test_the_extraction_cache_is_keyed_by_the_extractor_and_the_bytes(tmp_path: Path, monkeypatch) -> None:
-    from loaders import manifest
+    from loaders import cache as extraction_cache
     from loaders.corpus import extract_corpus
     from loaders.vocabulary import load_vocabulary
 
@@ -252,7 +252,7 @@ def test_the_extraction_cache_is_keyed_by_the_extractor_and_the_bytes(tmp_path: 
     grammar = tmp_path / "grammar"
     grammar.mkdir()
     (grammar / "period_phrases.csv").write_text("pattern\n一季度\n", encoding="utf-8")
-    monkeypatch.setattr(manifest, "GRAMMAR_DIR", grammar)
+    monkeypatch.setattr(extraction_cache, "GRAMMAR_DIR", grammar)
     fp = extractor_fingerprint()
     assert extractor_fingerprint() == fp
     (grammar / "period_phrases.csv").write_text("pattern\n一季度\n上半年\n", encoding="utf-8")
@@ -288,12 +288,12 @@ def test_a_lock_left_by_a_killed_run_does_not_block_the_next(tmp_path: Path) -> 
     next holder gets the lock at once and reads the dead holder's record."""
     lock_file = tmp_path / "warehouse.duckdb.lock"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from loaders.pipeline import RunLock\n"
+        "import sys, time; from pathlib import Path; from tongbi.run.lock import RunLock\n"
         f"lock = RunLock(Path({str(lock_file)!r}), 'w'); lock.acquire('dead-run', 0, False)\n"
         "print('held', flush=True); time.sleep(60)")], cwd=PROJECT, env=ENV, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        from loaders.errors import Busy
+        from tongbi.errors import Busy
 
         with pytest.raises(Busy):
             RunLock(lock_file, "w").acquire("second", 0, False)
@@ -334,7 +334,7 @@ def test_a_process_holding_the_warehouse_open_for_writing_stops_the_run_with_cod
 
 
 def test_log_format_json_writes_one_json_object_per_line_on_stderr(site: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "loaders.cli", "run", "bulletins", "--warehouse",
+    proc = subprocess.run([sys.executable, "-m", "tongbi.cli", "run", "bulletins", "--warehouse",
                            "warehouse.duckdb", "--log-format", "json"], cwd=site, env=dict(ENV, PYTHONPATH=str(PROJECT)),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -354,7 +354,7 @@ def test_log_format_json_writes_one_json_object_per_line_on_stderr(site: Path) -
     bad = site / "bad"
     bad.mkdir()
     (bad / "blank.md").write_bytes(b"")
-    proc = subprocess.run([sys.executable, "-m", "loaders.cli", "run", "bad", "--warehouse",
+    proc = subprocess.run([sys.executable, "-m", "tongbi.cli", "run", "bad", "--warehouse",
                            "warehouse.duckdb", "--log-format", "json"], cwd=site, env=dict(ENV, PYTHONPATH=str(PROJECT)),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2

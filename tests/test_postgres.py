@@ -30,8 +30,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from loaders.postgres import open_warehouse, read_layout, warehouse_run_id
-from loaders.serve import find_bindir
+from tongbi.serving.postgres import open_warehouse, read_layout, warehouse_run_id
+from tongbi.serving.serve import find_bindir
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e .)")
 
@@ -55,7 +55,7 @@ VERSION_C = "test-version-c"
 
 
 def tongbi(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "loaders.cli", *map(str, args)]
+    return [sys.executable, "-m", "tongbi.cli", *map(str, args)]
 
 
 def free_port() -> int:
@@ -346,7 +346,7 @@ def test_serve_stops_cleanly_on_sigterm(served):
 @pytest.fixture(scope="module")
 def cluster():
     """A cluster of the test's own, to publish into through the admin socket."""
-    from loaders.serve import Cluster, service_user
+    from tongbi.serving.serve import Cluster, service_user
 
     folder = pg_folder()
     c = Cluster(folder, port=free_port(), user=service_user(lambda m: None), log=lambda m: None)
@@ -359,7 +359,7 @@ def cluster():
 
 
 def test_readers_see_only_complete_versions_while_publishes_swap(cluster, versions):
-    from loaders.postgres import publish_to_postgres
+    from tongbi.serving.postgres import publish_to_postgres
 
     admin = cluster.admin_dsn()
     first = publish_to_postgres(versions["A"], admin)
@@ -403,7 +403,7 @@ def test_readers_see_only_complete_versions_while_publishes_swap(cluster, versio
 
 
 def test_a_repeatable_read_transaction_keeps_its_version_during_a_publish(cluster, versions):
-    from loaders.postgres import publish_to_postgres
+    from tongbi.serving.postgres import publish_to_postgres
 
     admin = cluster.admin_dsn()
     publish_to_postgres(versions["A"], admin)
@@ -420,7 +420,7 @@ def test_a_repeatable_read_transaction_keeps_its_version_during_a_publish(cluste
 
 
 def test_bi_views_are_served_as_tables_and_layout_changes_swap_schemas(cluster, versions):
-    from loaders.postgres import publish_to_postgres
+    from tongbi.serving.postgres import publish_to_postgres
 
     admin = cluster.admin_dsn()
     publish_to_postgres(versions["A"], admin)
@@ -457,7 +457,7 @@ def test_bi_views_are_served_as_tables_and_layout_changes_swap_schemas(cluster, 
 
 
 def test_publish_postgres_command_into_an_existing_server(cluster, versions, capsys):
-    from loaders.cli import main
+    from tongbi.cli import main
 
     assert main(["publish-postgres", "--dsn", cluster.admin_dsn(), "--warehouse", str(versions["B"]),
                  "--reader", "tongbi", "--reader", "nobody_here"]) == 0

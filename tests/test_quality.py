@@ -1,4 +1,4 @@
-"""The quality gate (loaders/quality.py + expectations/*.json) on small warehouses built here.
+"""The quality gate (tongbi/gate/ + expectations/*.json) on small warehouses built here.
 
 A good warehouse passes every check; each broken copy must fail with the rule that names the
 breakage, and only where the rule is a warning does the gate still pass.
@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from loaders.quality import (
+from tongbi.gate import (
     GateResult,
     SuiteFileError,
     check_suites,

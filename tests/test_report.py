@@ -16,8 +16,8 @@ from urllib.parse import unquote, urlparse
 import duckdb
 import pytest
 
-from loaders.cli import main
-from loaders.report import FONT_DIR_ENV, ReportOptions, build_report, find_cjk_font, web_url, wrap_subtitle
+from tongbi.cli import main
+from tongbi.report import FONT_DIR_ENV, ReportOptions, build_report, find_cjk_font, web_url, wrap_subtitle
 
 PROJECT = Path(__file__).resolve().parent.parent
 SAMPLES = PROJECT / "data" / "bulletins"
@@ -290,7 +290,7 @@ def test_only_web_addresses_become_source_links():
 
 
 def test_regions_of_one_chart_never_share_a_colour():
-    from loaders.report import Anchors, Context, Warehouse
+    from tongbi.report import Anchors, Context, Warehouse
 
     ctx = Context(wh=Warehouse(Path("none"), {}), anchors=Anchors(), charts=None,  # type: ignore[arg-type]
                   regions={}, industries={}, observations={})

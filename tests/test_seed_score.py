@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from loaders.cli import main
+from tongbi.cli import main
 
 
 def score(shared: Path, gold: str, docs: str, pred: Path) -> dict[str, float]:

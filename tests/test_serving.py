@@ -26,7 +26,7 @@ import duckdb
 import pytest
 
 from conftest import clone_site
-from loaders.cli import main
+from tongbi.cli import main
 from readers import ENV, FiveRuns, start_readers, stop_readers, tongbi_run, versions
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -62,8 +62,8 @@ def test_four_readers_query_through_five_runs_without_an_error(five_runs: FiveRu
 def test_readers_opening_during_renames_never_fail(site: Path, tmp_path: Path) -> None:
     """60 publishes of two alternating versions in quick succession (pipeline.publish: the
     rename), while 2 readers open, query and close in a tight loop."""
-    from loaders.pipeline import publish, staging_path
-    from loaders.summary import write_run_history
+    from tongbi.run.publish import publish, staging_path
+    from tongbi.run.history import write_run_history
 
     wh = site / "warehouse.duckdb"
     a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 import yaml
 
-from loaders.cli import main
+from tongbi.cli import main
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TONGBI_SHARED", PROJECT.parent / "shared"))  # as tests/conftest.py
@@ -268,7 +268,7 @@ def test_every_column_of_every_model_and_seed_is_described(corpus_run):
             select table_name, column_name from information_schema.columns
             where table_schema = 'main' and table_name not in ('audit_results', 'run_history')"""):
         # (written by the pipeline, not dbt: run_history's columns are described in its table
-        # comments, loaders/summary.py RUN_HISTORY_COLUMNS)
+        # comments, tongbi/run/history.py RUN_HISTORY_COLUMNS)
         actual.setdefault(table, set()).add(column)
     missing = sorted(f"{t}.{c}" for t, cols in actual.items() for c in cols
                      if not described.get(t, {}).get(c))

@@ -19,9 +19,9 @@ def _progress(enabled: bool):
 def cmd_extract(args: argparse.Namespace) -> int:
     import csv
 
-    from .corpus import UNRESOLVED_COLUMNS, extract_corpus, unresolved_report
-    from .seeds import raw_metrics_frame, write_csv
-    from .vocabulary import load_vocabulary
+    from loaders.corpus import UNRESOLVED_COLUMNS, extract_corpus, unresolved_report
+    from loaders.seeds import raw_metrics_frame, write_csv
+    from loaders.vocabulary import load_vocabulary
 
     result = extract_corpus(args.paths, load_vocabulary(), args.year, _progress(sys.stderr.isatty()))
     write_csv(raw_metrics_frame(m.as_row() for m in result.mentions), args.out)
@@ -46,10 +46,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .pipeline import RunOptions, run
+    from .run.pipeline import RunOptions, run
 
     if args.log_format == "json":
-        from .summary import JsonLines
+        from .run.summary import JsonLines
 
         # stderr carries JSON objects only: whatever else is printed there becomes a message event
         sys.stderr = JsonLines(sys.stderr)  # main() puts the original back
@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_parquet
+    from .serving.export import export_parquet
 
     result = export_parquet(args.warehouse, args.parquet, schemas=args.schema)
     for f in result.files:
@@ -79,13 +79,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .serve import ServeOptions, serve
+    from .serving.serve import ServeOptions, serve
 
     return serve(ServeOptions(warehouse=args.warehouse, host=args.host, port=args.port, data_dir=args.data_dir))
 
 
 def cmd_publish_postgres(args: argparse.Namespace) -> int:
-    from .postgres import publish_to_postgres
+    from .serving.postgres import publish_to_postgres
 
     result = publish_to_postgres(args.warehouse, args.dsn, readers=args.reader or ["tongbi"])
     print(result.describe())

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import TongbiError
+from tongbi.errors import TongbiError
 
 MART_PREFIXES = ("fct_", "dim_")
 MART_TABLES = ("conflicts", "unresolved_names", "audit_results", "run_history")

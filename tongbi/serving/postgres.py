@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .errors import TongbiError
+from tongbi.errors import TongbiError
 
 READER_ROLE = "tongbi"
 # DuckDB schema → the PostgreSQL schema that serves it

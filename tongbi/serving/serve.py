@@ -20,7 +20,7 @@ Who can connect:
 
 After a first publish of the current warehouse, the command polls the warehouse file (inode, size,
 mtime; every 2 s) and publishes again whenever `tongbi run` has replaced it: readers keep their
-connections and see the new version on their next statement (see loaders/postgres.py).
+connections and see the new version on their next statement (see tongbi/serving/postgres.py).
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import TongbiError
+from tongbi.errors import TongbiError
 from .postgres import PostgresPublishError, READER_ROLE, publish_to_postgres
 
 PASSWORD_ENV = "TONGBI_PASSWORD"
