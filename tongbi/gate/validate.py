@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
+from .results import CheckResult, GateResult
+from .suites import MAIN_DATASET, DatasetSpec, ExpectationSpec, SuiteFileError, SuiteSpec, load_suites
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from great_expectations.data_context.data_context.abstract_data_context import AbstractDataContext
     from great_expectations.expectations.expectation import Expectation
-
-from .results import CheckResult, GateResult
-from .suites import DatasetSpec, ExpectationSpec, SuiteFileError, SuiteSpec, MAIN_DATASET, load_suites
 
 _GX_SEVERITY = {"error": "critical", "warning": "warning"}
 SAMPLE_ROWS = 5            # failing rows kept per check
