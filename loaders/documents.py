@@ -242,10 +242,36 @@ def build_match_view(text: str, body_start: int, converter: ScriptConverter) -> 
             origin.extend(range(pos, i))
             pos = seen = j
     if not pieces:
-        return half, tuple(range(len(half))), is_traditional
-    pieces.append(half[pos:])
-    origin.extend(range(pos, len(half)))
-    return "".join(pieces), tuple(origin), is_traditional
+        view, origin_map = half, list(range(len(half)))
+    else:
+        pieces.append(half[pos:])
+        origin.extend(range(pos, len(half)))
+        view, origin_map = "".join(pieces), origin
+    view, origin_map = _drop_ruby(view, origin_map, body_start)
+    return view, tuple(origin_map), is_traditional
+
+
+# Pages converted by some sites carry each character's reading in brackets after it
+# (增長(zhǎng), 萬(wàn)元): the reading is not text, and it splits cue words from their numbers.
+_RUBY = re.compile(r"(?<=[\u3400-\u4dbf\u4e00-\u9fff])\((?=[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ]{1,7}\)")
+
+
+def _drop_ruby(view: str, origin: list[int], body_start: int) -> tuple[str, list[int]]:
+    spans = [m.span() for m in _RUBY.finditer(view)]
+    if not spans:
+        return view, origin
+    pieces: list[str] = []
+    kept: list[int] = []
+    pos = 0
+    for a, b in spans:
+        if a < body_start:   # front matter offsets stay as they are
+            continue
+        pieces.append(view[pos:a])
+        kept.extend(origin[pos:a])
+        pos = b
+    pieces.append(view[pos:])
+    kept.extend(origin[pos:])
+    return "".join(pieces), kept
 
 
 _YEAR_RE = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)\s*年")
