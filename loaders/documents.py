@@ -279,6 +279,18 @@ _MONTH_DAY_RE = re.compile(r"(?<!\d)(1[0-2]|[1-9])月(3[01]|[12]\d|[1-9])日")
 _FULL_DATE_RE = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)[-/.年](1[0-2]|0?[1-9])[-/.月](3[01]|[12]\d|0?[1-9])")
 
 
+# Years a bulletin names that are not when it speaks from: deadlines and plans (到2025年, 将于2023年),
+# the start of a span (2019年一季度以来), a programme's years in brackets ((2018-2020年)).
+_NOT_NOW = re.compile(r"(?:到|至|力争|将|将于|计划|预计|拟|[-—–~])\s*$")
+_NOT_NOW_AFTER = re.compile(r"(?:[^，,。；;\d]{0,4})以来")
+
+
+def _in_brackets(text: str, pos: int) -> bool:
+    opened = max(text.rfind("(", 0, pos), text.rfind("（", 0, pos))
+    return opened >= 0 and max(text.rfind(")", opened, pos), text.rfind("）", opened, pos)) < 0 \
+        and pos - opened < 30
+
+
 def infer_reference_date(body: str) -> tuple[int | None, int | None]:
     """The year and month a bulletin speaks from, when it has no publication date.
 
@@ -286,7 +298,13 @@ def infer_reference_date(body: str) -> tuple[int | None, int | None]:
     written without a year (4月12日) is in that latest year.
     """
     full = [(int(m[1]), int(m[2])) for m in _FULL_DATE_RE.finditer(body)]
-    years = [int(m[1]) for m in _YEAR_RE.finditer(body)] + [y for y, _ in full]
+    named = [m for m in _YEAR_RE.finditer(body)
+             if not _NOT_NOW.search(body, max(0, m.start() - 4), m.start()) and not _in_brackets(body, m.start())]
+    # a span's start (2013年以来) is in the past: the latest one is a lower bound worth taking when
+    # no other year is named
+    years = [int(m[1]) for m in named if not _NOT_NOW_AFTER.match(body, m.end())] \
+        or [int(m[1]) for m in named]
+    years += [y for y, _ in full]
     if not years:
         return None, None
     year = max(years)

@@ -43,6 +43,9 @@ DENOMINATOR_END = re.compile(r"[，,；;。]|\d")
 _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
+# a period a figure is compared with, not the figure's own: 比一季度, 较1-7月, 快于一季度、2016年全年
+COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超过|同|与|和)(?:[^，,；;。\d]{0,8}[、和])?$")
+SO_FAR = ("今年以来", "年初以来", "截至目前")
 THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
 
 
@@ -177,7 +180,7 @@ class Extractor:
         industry_hits = [h for h in all_industries if not masked[h.start]]
         industry_hits = self._with_unknown("industry", t, body, industry_hits, masked, all_industries)
         metric_hits = self.metrics.find(t, body, len(t))
-        period_hits = self._periods(t, body, doc)
+        period_hits = self._subject_periods(t, self._periods(t, body, doc), masked, doc)
         default_region = home
 
         quantities = [q for q in self.quantities.find(t, body) if q.is_statistic]
@@ -587,6 +590,23 @@ class Extractor:
         terms = [h.code for h in self.breakdowns.find(title, 0, len(title)) if h.code.startswith("园区=")]
         return terms[0] if terms else ""
 
+    @staticmethod
+    def _subject_periods(t: str, hits: list[tuple[int, int, Period, int]], masked: list[bool],
+                         doc: Document) -> list[tuple[int, int, Period, int]]:
+        """The period phrases that can be a figure's own period. A phrase in brackets is an aside
+        (三年行动计划(2018-2020年)); one a figure is compared with is a reference, not its period
+        (比一季度加快, 快于一季度、2016年全年); one followed by 以来 starts a cumulative span that
+        ends at the bulletin's date (2017年以来 → since)."""
+        kept: list[tuple[int, int, Period, int]] = []
+        for hit in hits:
+            start, end, period, priority = hit
+            if masked[start] or COMPARED_PERIOD.search(t, max(0, start - 14), start):
+                continue
+            if t.startswith("以来", end):
+                hit = (start, end + 2, Period(doc.reference_year, doc.reference_month, "since", start, False), priority)
+            kept.append(hit)
+        return kept
+
     def _lead_period(self, doc: Document, period_hits: list[tuple[int, int, Period, int]],
                      sentences: list[tuple[int, int]], quantities: list[Quantity]) -> Period | None:
         """The bulletin's own period: its title's, else that of the first sentence stating a figure
@@ -599,7 +619,9 @@ class Extractor:
                               titled[0][2].explicit_year)
         with_figures = [(a, b) for a, b in sentences if any(a <= q.num_start < b for q in quantities)]
         for start, _, period, _ in period_hits:
-            if period.kind in FLOW_KINDS and any(a <= start < b for a, b in with_figures):
+            # 截至7月底，全州招商引资开工项目118个: a stock date opening the lead bounds its flows too
+            if (period.kind in FLOW_KINDS or period.kind == "as_of" and period.end_month) \
+                    and any(a <= start < b for a, b in with_figures):
                 return period
         return None
 
@@ -610,6 +632,10 @@ class Extractor:
         in_paragraph = [h for h in hits if p_start <= h[0] and h[1] <= s_start
                         and h[2].kind in FLOW_KINDS + ("as_of",)]
         chosen = in_sentence[-1][2] if in_sentence else (in_paragraph[-1][2] if in_paragraph else carried)
+        if chosen is not None and carried is not None and chosen is not carried and chosen.kind == "ytd" \
+                and carried.kind == "ytd" and carried.year == chosen.year and carried.end_month \
+                and doc.match_text.startswith(SO_FAR, chosen.start):
+            return carried  # 今年以来 in a bulletin about 前7个月 is those seven months
         if chosen is not None and not chosen.explicit_year and chosen.kind in FLOW_KINDS:
             # 去年…。全年累计…: a period named without its year is in the year the paragraph named
             named = [h[2] for h in hits if p_start <= h[0] and h[1] <= q.start and h[2].explicit_year

@@ -50,6 +50,9 @@ def parse_cn_number(s: str) -> float | None:
     return value
 
 
+LIST_JOINER = re.compile(r"\s*[、和及与]\s*")
+
+
 class QuantityFinder:
     def __init__(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
@@ -82,7 +85,16 @@ class QuantityFinder:
             rng = self._range_start(text, m, q)
             if rng is not None:
                 out.insert(len(out) - 1, rng)
-        return out
+        return self._shared_points(text, out)
+
+    @staticmethod
+    def _shared_points(text: str, qs: list[Quantity]) -> list[Quantity]:
+        """快于一季度、去年全年1.5个、3个百分点: the listed 个 are percentage points too."""
+        for i in range(len(qs) - 2, -1, -1):
+            q, nxt = qs[i], qs[i + 1]
+            if q.unit_raw == "个" and nxt.unit == "pp" and LIST_JOINER.fullmatch(text, q.end, nxt.start):
+                qs[i] = q._replace(unit=nxt.unit, unit_raw=nxt.unit_raw)
+        return qs
 
     def _build(self, text: str, m: re.Match[str]) -> Quantity | None:
         pbefore, pct, before, ordinal, num, cn, mid0, scale_raw, mid, unit_raw, after = m.group(
