@@ -36,13 +36,16 @@ SOURCE_BEFORE = re.compile(r"(?:引进|来自|从)$")   # where money comes from
 ACTUAL = re.compile(r"已|实际|累计")
 # An event's venue (在乌鲁木齐举行) and a distance's reference point (东距乌鲁木齐170公里) name a
 # place that is never the subject of a statistic, nor what the bulletin is about.
-NOT_SUBJECT_PLACE = re.compile(r"在[^，,；;。\d]{1,10}?(?:举行|召开|举办|开幕|闭幕)|[东西南北]?距(?:离)?[^，,；;。\d]{1,12}")
+NOT_SUBJECT_PLACE = re.compile(r"在[^，,；;。\d]{1,10}?(?:举行|召开|举办|开幕|闭幕)|[东西南北]?距(?:离)?[^，,；;。\d]{1,12}|"
+                               r"(?:网|社|报|台|新闻)[\u4e00-\u9fff]{2,8}?\d{1,2}月\d{1,2}日\s*(?:电|讯)|"
+                               r"(?:^|(?<=\n))[\u4e00-\u9fff]{2,4}讯(?=[(（])")
 DENOMINATOR = re.compile(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆|全区|全国|全省)(?=首|第一|率先|最)|"
                          r"(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))")
 DENOMINATOR_END = re.compile(r"[，,；;。]|\d")
 _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
+ORGANISATION = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:集团|公司|钢铁|银行|证券|大学|学院|医院|日报|电视台)")
 # a period a figure is compared with, not the figure's own: 比一季度, 较1-7月, 快于一季度、2016年全年
 COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超过|同|与|和)(?:[^，,；;。\d]{0,8}[、和])?$")
 SO_FAR = ("今年以来", "年初以来", "截至目前")
@@ -114,9 +117,9 @@ class TermMatcher:
 
 
 class Extractor:
-    def __init__(self, vocab: Vocabulary, default_home: str = "650000") -> None:
-        """`default_home` is the region a bulletin that names no place speaks of: tongbi's
-        bulletins are Xinjiang's unless they say otherwise."""
+    def __init__(self, vocab: Vocabulary, default_home: str = "") -> None:
+        """`default_home` is the region a bulletin that names no place speaks of. There is none
+        by default: such a bulletin's figures are left without a region and reported."""
         self.vocab = vocab
         self.default_home = default_home
         self.quantities = QuantityFinder(vocab)
@@ -162,8 +165,14 @@ class Extractor:
         breakdown_hits = [b for b in self.breakdowns.find(t, body, len(t))
                           if not any(p.start <= b.start < p.end for p in parks)]
         spans = [(b.start, b.end) for b in breakdown_hits]  # 乌鲁木齐片区 is a park, not 乌鲁木齐市
-        spans += [m.span() for m in NOT_SUBJECT_PLACE.finditer(t, body)]
-        for a, b in spans:
+        venues = [m.span() for m in NOT_SUBJECT_PLACE.finditer(t, body)]
+        # 山东钢铁, 兰州日报: a place at the head of an organisation's name
+        venues += [(h.start, h.end) for h in all_regions if not h.code.startswith("@") and ORGANISATION.match(t, h.end)]
+        # a venue, a dateline's city or an organisation's place is never a subject, but hints at
+        # where the bulletin is
+        bracketed += [h for h in all_regions if not masked[h.start] and not h.code.startswith("@")
+                      and _inside(h.start, venues)]
+        for a, b in spans + venues:
             masked[a:b] = [True] * (b - a)
         region_hits = [h for h in all_regions if not masked[h.start]]
         # a named park keeps the place its name starts with as the region (喀什经济开发区 → 喀什)
@@ -317,7 +326,28 @@ class Extractor:
 
     # -- pieces -------------------------------------------------------------------------------
     def _home_region(self, doc: Document, hits: list[Hit], asides: list[Hit]) -> str:
-        """The place a bulletin is about: named in its title, first lines and most often."""
+        """The place a bulletin is about: the one its front matter names (`region:`), else the
+        one named in its title, first lines and most often."""
+        given = self._given_region(doc)
+        if given:
+            return given
+        # Which province's bulletin this is decides whether another province named beside funds
+        # is a partner (山东钢铁…到新疆投资) or the subject: decide it first without that rule.
+        provisional = self._score_home(doc, hits, asides, "")
+        return self._score_home(doc, hits, asides, self.vocab.province_of(provisional))
+
+    def _given_region(self, doc: Document) -> str:
+        name = str(doc.front_matter.get("region") or "").strip()
+        if not name:
+            return ""
+        if name in self.vocab.regions:
+            return name
+        term = normalise_term(name)
+        found = self.regions.find(term, 0, len(term))
+        return found[0].code if len(found) == 1 and found[0].end - found[0].start == len(term) \
+            and not found[0].code.startswith("@") else "?" + name
+
+    def _score_home(self, doc: Document, hits: list[Hit], asides: list[Hit], home_province: str) -> str:
         score: dict[str, float] = {}
         first: dict[str, int] = {}
         for h in asides:
@@ -329,14 +359,13 @@ class Extractor:
                 score[h.code] = score.get(h.code, 0) + 3
         lead_end = doc.body_start + 300
         relative: list[tuple[str, float]] = []
-        default_province = self.vocab.province_of(self.default_home)
         for h in hits:
             weight = 2 if h.start < lead_end else 1
             if h.code.startswith("@"):
                 relative.append((h.code[1:], weight))
                 continue
-            if self._is_funding_source(doc.match_text, h, default_province) and (
-                    self._names_default_home(doc.match_text, h, hits, default_province)
+            if home_province and self._is_funding_source(doc.match_text, h, home_province) and (
+                    self._names_home_province(doc.match_text, h, hits, home_province)
                     or SOURCE_BEFORE.search(doc.match_text, max(0, h.start - 2), h.start)):
                 continue  # 山东钢铁…到新疆投资, 引进广东省资金: a partner, not what the bulletin is about
             key = h.code or "?" + h.raw   # a place the vocabulary lacks still counts
@@ -392,11 +421,11 @@ class Extractor:
         sentence = t[previous:_clause_end(t, h.end, "。！？!?\n")]
         return self.fund_words.search(sentence) is not None
 
-    def _names_default_home(self, t: str, h: Hit, hits: list[Hit], default_province: str) -> bool:
-        """Whether the sentence around `h` also names a place of the default home province."""
+    def _names_home_province(self, t: str, h: Hit, hits: list[Hit], home_province: str) -> bool:
+        """Whether the sentence around `h` also names a place of the bulletin's province."""
         a, b = _sentence_start(t, 0, h.start), _clause_end(t, h.end, "。！？!?\n")
         return any(a <= o.start < b and not o.code.startswith("@")
-                   and self.vocab.province_of(o.code) == default_province for o in hits)
+                   and self.vocab.province_of(o.code) == home_province for o in hits)
 
     def _resolve_regions(self, t: str, hits: list[Hit], breakdowns: list[Hit],
                          home: str, home_raw: str = "") -> tuple[list[Hit], list[Hit]]:
