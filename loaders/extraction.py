@@ -25,6 +25,8 @@ from .vocabulary import Vocabulary
 CLAUSE_SEP = re.compile(r"[，,；;]|:(?!\d)|(?<!\d):")
 SENTENCE_SEP = "。！？!?\n"
 LIST_SEP = re.compile(r"^\s*(?:、|和|及|与)\s*$")
+LIST_SEP_VERB = re.compile(r"^\s*(?:、|和|及|与)\s*(?:增长|下降|提高|回落|减少|增加)\s*$")
+QUARTER_LIST = re.compile(r"(?<![前上下])(?:第)?[一二三四](?:、[一二三四])+季度")
 FLOW_KINDS = ("ytd", "year", "quarter", "month")
 # verbs and particles around a figure that are not part of what it measures
 UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达到|达|为|有|已)+|(?:共|累计|共计|达到|达|为|是|有|约|近|超过|超|逾)+$")
@@ -40,7 +42,9 @@ NOT_SUBJECT_PLACE = re.compile(r"在[^，,；;。\d]{1,10}?(?:举行|召开|举�
                                r"(?:网|社|报|台|新闻)[\u4e00-\u9fff]{2,8}?\d{1,2}月\d{1,2}日\s*(?:电|讯)|"
                                r"(?:^|(?<=\n))[\u4e00-\u9fff]{2,4}讯(?=[(（])")
 DENOMINATOR = re.compile(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆|全区|全国|全省)(?=首|第一|率先|最)|"
-                         r"(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))")
+                         r"(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))|"
+                         # a ranking names the field it ranks in: 居吉林省第4位, 保持全省9市州第2位, 位居五市第一
+                         r"(?:居|位居|位列|位于|排名|排|列|保持)(?=[^，,；;。]{0,14}?(?:第[一二三四五六七八九十\d]|首位|前列|榜首))")
 DENOMINATOR_END = re.compile(r"[，,；;。]|\d")
 _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
@@ -285,6 +289,8 @@ class Extractor:
                 implied = self.vocab.metrics.get(metric_code, {}).get("industry_code", "")
                 if industry is None and implied in self.vocab.industries:
                     industry = Hit(q.start, q.start, implied, "")  # 接待游客 is tourism
+                if "quarter" in override:
+                    period = Period(period.year, int(override["quarter"]) * 3, "quarter", period.start, period.explicit_year)
                 if q.ordinal:
                     period = Period(period.year, period.end_month if period.kind != "ytd" else doc.reference_month,
                                     "since")
@@ -627,9 +633,12 @@ class Extractor:
         (比一季度加快, 快于一季度、2016年全年); one followed by 以来 starts a cumulative span that
         ends at the bulletin's date (2017年以来 → since)."""
         kept: list[tuple[int, int, Period, int]] = []
+        dropped_end = -1
         for hit in hits:
             start, end, period, priority = hit
-            if masked[start] or COMPARED_PERIOD.search(t, max(0, start - 14), start):
+            # 2016年 + 全年 found as two phrases are one: dropped together
+            if masked[start] or start == dropped_end or COMPARED_PERIOD.search(t, max(0, start - 14), start):
+                dropped_end = end
                 continue
             if t.startswith("以来", end):
                 hit = (start, end + 2, Period(doc.reference_year, doc.reference_month, "since", start, False), priority)
@@ -683,12 +692,20 @@ class Extractor:
             for q in qs:
                 if q.start < at:
                     continue
-                if group and (not LIST_SEP.match(t[group[-1].end:q.start]) or q.unit != group[0].unit):
+                # 分别下降2.5%、增长7.2%: each item of a list of changes may carry its own verb
+                if group and (not (LIST_SEP.match(t[group[-1].end:q.start]) or LIST_SEP_VERB.match(t[group[-1].end:q.start]))
+                              or q.unit != group[0].unit):
                     break
                 if not group and _clause_start(t, s_start, q.start) > at:
                     break
                 group.append(q)
             if len(group) < 2:
+                continue
+            # 一、二、三季度进出口分别为…: a list of quarters before 分别 gives each value its quarter
+            quarters = [m for m in QUARTER_LIST.finditer(t, s_start, at)]
+            if quarters and len(listed := re.findall("[一二三四]", quarters[-1].group())) == len(group):
+                for q, n in zip(group, listed):
+                    out[id(q)] = {"quarter": "一二三四".index(n) + 1}
                 continue
             for key, hits in (("region", regions), ("industry", [h for h in industries if s_start <= h.start]),
                               ("breakdown", [h for h in breakdowns if s_start <= h.start])):
