@@ -12,6 +12,7 @@ How a careful reader attributes a number, and so how this module does:
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import datetime as dt
 import re
@@ -53,6 +54,7 @@ ORGANISATION = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:集团|公司|钢铁|银行|
 # a period a figure is compared with, not the figure's own: 比一季度, 较1-7月, 快于一季度、2016年全年
 COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超过|同|与|和)(?:[^，,；;。\d]{0,8}[、和])?$")
 SO_FAR = ("今年以来", "年初以来", "截至目前")
+NOW = ("目前", "现有", "当前", "至今", "如今")
 THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
 
 
@@ -155,6 +157,7 @@ class Extractor:
 
     # -- document level ---------------------------------------------------------------------
     def extract(self, doc: Document) -> list[Mention]:
+        doc = _dated_by_lead(doc)
         t = doc.match_text
         body = doc.body_start
         paragraphs = _spans(t, body, "\n")
@@ -286,6 +289,12 @@ class Extractor:
                 kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
                 if period is None or period.start < s_start and kind_of_metric == "stock":
                     period = Period(doc.reference_year, doc.reference_month, "as_of")
+                elif kind_of_metric != "stock" and lead_period is not None and lead_period.kind in FLOW_KINDS \
+                        and period is not lead_period and period.kind == "as_of" and period.year == lead_period.year \
+                        and t.startswith(NOW, period.start):
+                    # 一季度…。目前已引进的109个项目中，新建项目47个: "now" in a report on a period is
+                    # that period, for what flows (a stock stays as of now)
+                    period = lead_period
                 implied = self.vocab.metrics.get(metric_code, {}).get("industry_code", "")
                 if industry is None and implied in self.vocab.industries:
                     industry = Hit(q.start, q.start, implied, "")  # 接待游客 is tourism
@@ -833,14 +842,32 @@ def _month(s: str | None) -> int | None:
     return int(s) if s.isdigit() else _CN_MONTH.get(s)
 
 
+_LEAD_DATE = re.compile(r"(?<![\d年])(1[0-2]|[1-9])月(3[01]|[12]\d|[1-9])日")
+
+
+def _dated_by_lead(doc: Document) -> Document:
+    """A bulletin speaks from the day its lead names (5月31日，…在拉萨举行…签约), which may be
+    days before it was put online: 今年以来 and stocks without a date of their own are as of then."""
+    if doc.published is None or doc.reference_month is None:
+        return doc
+    m = _LEAD_DATE.search(doc.match_text, doc.body_start, doc.body_start + 400)
+    if m is None:
+        return doc
+    month = int(m[1])
+    if not (doc.reference_month - 2 <= month < doc.reference_month):
+        return doc
+    return dataclasses.replace(doc, reference_month=month)
+
+
 def _year_for(end_month: int | None, kind: str, doc: Document) -> int | None:
     """A period named without its year is the latest one that had ended when the bulletin
     appeared: 全年 in a January bulletin is last year."""
     year = doc.reference_year
     if year is None or end_month is None or doc.reference_month is None:
         return year
-    if kind in FLOW_KINDS and end_month >= doc.reference_month and doc.reference_source == "front_matter":
+    published_month = doc.published.month if doc.published else doc.reference_month
+    if kind in FLOW_KINDS and end_month >= published_month and doc.reference_source == "front_matter":
         return year - 1
-    if kind == "as_of" and end_month > doc.reference_month:
+    if kind == "as_of" and end_month > published_month:
         return year - 1
     return year
