@@ -68,7 +68,7 @@ class Inputs:
     curated_groupings: list[tuple[int, dict[str, str]]]
     names_en: dict[str, str]
     code_fixes: dict[str, str]
-    extra: dict[str, str] = field(default_factory=dict)
+    context_words: set[str] = field(default_factory=set)
 
 
 def read_csv(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
@@ -102,6 +102,8 @@ def load_inputs() -> Inputs:
         names_en={r["region_code"]: r["name_en"] for _, r in read_csv(CURATED / "names_en.csv", ("region_code", "name_en"))},
         code_fixes={r["jionlp_code"]: r["region_code"]
                     for _, r in read_csv(CURATED / "code_fixes.csv", ("jionlp_code", "region_code"))},
+        # short forms the word dictionary lacks that still are words or brands (阿里, 普洱, 大理)
+        context_words={r["word"] for _, r in read_csv(CURATED / "context_words.csv", ("word",))},
     )
 
 
@@ -114,7 +116,7 @@ class Names:
         self.pinyin = lazy_pinyin
         self.ethnic = sorted(inputs.ethnic.items(), key=lambda kv: -len(kv[0]))
         self.suffixes = sorted(inputs.suffixes, key=lambda r: -len(r["suffix"]))
-        self.words = inputs.words
+        self.words = inputs.words | inputs.context_words
 
     def split(self, name: str, level: str) -> tuple[str, list[str], dict[str, str] | None]:
         """(core name, ethnic groups, the suffix row) of 海北藏族自治州 → (海北, [藏族], 自治州)."""
