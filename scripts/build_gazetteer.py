@@ -42,6 +42,7 @@ class RegionRow:
     parent: str
     source: str
     name_en: str = ""
+    jionlp_alias: str = ""   # jionlp's own short form (察右中旗, 前郭), when it has one
 
 
 @dataclass
@@ -175,7 +176,7 @@ def parse_location(inputs: Inputs, source: str) -> tuple[list[RegionRow], list[s
             if depth == 2 and province in NO_CHILDREN:
                 continue
             raise BuildError("jionlp china_location.txt", n, f"expected name, code, alias: {line!r}")
-        name, code, _ = parts
+        name, code, short = parts
         row_source = source
         if code in inputs.code_fixes:
             code, row_source = inputs.code_fixes[code], source + "; code corrected (code_fixes.csv)"
@@ -200,7 +201,8 @@ def parse_location(inputs: Inputs, source: str) -> tuple[list[RegionRow], list[s
         if code in regions:
             skipped.append(f"{code} {name} (code already used by {regions[code].name_zh})")
             continue
-        regions[code] = RegionRow(code, name, level, province if depth == 1 else city, row_source)
+        regions[code] = RegionRow(code, name, level, province if depth == 1 else city, row_source,
+                                  jionlp_alias=short if short != name else "")
     return list(regions.values()), skipped
 
 
@@ -243,7 +245,8 @@ def build(inputs: Inputs) -> tuple[list[RegionRow], list[AliasRow], list[tuple[s
         add(AliasRow(r.name_zh, r.code, "name", needs_context=len(r.name_zh) <= 2))
         if r.level == "zone" or r.source == "curated":
             continue
-        for form in names.short_forms(r.name_zh, r.level):
+        jionlp_form = [r.jionlp_alias] if len(r.jionlp_alias) >= 2 else []
+        for form in names.short_forms(r.name_zh, r.level) + jionlp_form:
             add(AliasRow(form, r.code, "short",
                          needs_context=names.is_word(form) or (r.level == "county" and len(form) <= 2)))
     # 和田 is 和田地区, not 和田县: a short form an ancestor also has is the ancestor's
