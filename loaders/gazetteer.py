@@ -186,9 +186,10 @@ class RegionMatcher:
         self.automaton = ahocorasick.Automaton()
         for alias, rows in gazetteer.aliases.items():
             self.automaton.add_word(alias, (len(alias), alias, rows, ""))
+        # the caller's terms win over a place of the same name: 全州 is the bulletin's own
+        # prefecture far more often than 全州县
         for term, marker in (extra or {}).items():
-            if term not in gazetteer.aliases:   # a place's own name wins over a relative term
-                self.automaton.add_word(term, (len(term), term, (), marker))
+            self.automaton.add_word(term, (len(term), term, (), marker))
         self.has_terms = len(self.automaton) > 0
         if self.has_terms:
             self.automaton.make_automaton()

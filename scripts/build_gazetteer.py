@@ -247,6 +247,10 @@ def build(inputs: Inputs) -> tuple[list[RegionRow], list[AliasRow], list[tuple[s
             continue
         jionlp_form = [r.jionlp_alias] if len(r.jionlp_alias) >= 2 else []
         for form in names.short_forms(r.name_zh, r.level) + jionlp_form:
+            # a county whose short form is an everyday word (合作市, 资源县, 通道县, 新建区) is
+            # written in full whenever the county is meant: the bare word is left out
+            if r.level == "county" and names.is_word(form):
+                continue
             add(AliasRow(form, r.code, "short",
                          needs_context=names.is_word(form) or (r.level == "county" and len(form) <= 2)))
     # 和田 is 和田地区, not 和田县: a short form an ancestor also has is the ancestor's

@@ -115,6 +115,18 @@ def test_a_short_form_that_is_also_a_word_needs_what_follows(gaz, matcher):
     assert [h.raw for h in matcher.find("三江县")] == ["三江县"]
 
 
+def test_a_county_named_by_an_everyday_word_is_found_only_in_full(gaz, matcher):
+    # 合作市 (Gansu), 资源县, 新建区: the bare words are too common to be the county
+    assert matcher.find("加强合作，新建项目12个，资源丰富") == []
+    assert names(gaz, matcher.find("合作市完成")) == [("合作市",)]
+
+
+def test_the_callers_relative_terms_win_over_a_place_of_the_same_name(gaz):
+    m = gaz.matcher({"全州": "@prefecture"})
+    assert [h.codes for h in m.find("全州共完成投资")] == [("@prefecture",)]
+    assert [gaz.name(h.codes[0]) for h in m.find("全州县")] == ["全州县"]
+
+
 def test_an_ambiguous_name_keeps_every_candidate(gaz, matcher):
     hits = matcher.find("鼓楼区实现")
     assert len(hits) == 1 and len(hits[0].codes) >= 3
