@@ -99,6 +99,15 @@ def test_the_names_people_write_resolve(gaz, matcher, text, expected):
     assert names(gaz, hits[:1]) == [(expected,)]
 
 
+def test_short_forms_follow_the_suffix_not_the_letters(gaz):
+    forms = {a for a, rows in gaz.aliases.items() for r in rows}
+    assert {"鄂温克旗", "察右中旗", "神农架"} <= forms
+    # a 区 whose name ends in 林 is no 林区; jionlp's 六枝特 cuts into 特区; 东乡族县 is no name
+    assert not {"万柏", "碑", "六枝特", "东乡族县", "克州/克孜勒苏"} & forms
+    assert gaz.regions["150724"].name_en == "Ewenki Autonomous Banner"
+    assert gaz.regions["632200"].name_en == "Haibei Tibetan Autonomous Prefecture"
+
+
 def test_a_renamed_place_in_an_old_bulletin_is_todays(gaz, matcher):
     text = "2013年，吐鲁番地区实现地区生产总值"
     hits = matcher.find(text, 0, len(text), dt.date(2013, 12, 31))
