@@ -143,6 +143,14 @@ def test_an_ambiguous_name_keeps_every_candidate(gaz, matcher):
     assert len({gaz.province_of(c) for c in hits[0].codes}) >= 3
 
 
+def test_the_candidate_nearest_the_home_is_chosen(gaz, matcher):
+    codes = matcher.find("鼓楼区实现")[0].codes
+    assert gaz.closest(codes, "350100") == "350102"           # 福州市 bulletin
+    assert gaz.closest(codes, "320000") == "320106"           # 江苏省: 南京's comes first of the two
+    assert gaz.closest(codes, "650000") == codes[0]           # none in Xinjiang: the first
+    assert gaz.closest(("650400",), "110000") == "650400"
+
+
 def test_leftmost_longest_with_relative_terms_in_one_pass(gaz, matcher):
     text = "全省14个市州中，昌吉回族自治州和昌吉市，全市"
     hits = matcher.find(text)
