@@ -118,6 +118,19 @@ class Gazetteer:
             out.extend(g for g in self.memberships.get(c, ()) if g not in out)
         return tuple(out)
 
+    def closest(self, codes: tuple[str, ...], home: str) -> str:
+        """The candidate nearest the bulletin's home: under the home itself, then under its
+        nearest ancestor (a Fuzhou bulletin's 鼓楼区 is Fuzhou's); the first when none is."""
+        if len(codes) <= 1 or not home:
+            return codes[0] if codes else ""
+        for ancestor in self.lineage(home):
+            if self.regions[ancestor].level == "country":
+                break
+            near = [c for c in codes if ancestor in self.lineage(c)]
+            if near:
+                return near[0]
+        return codes[0]
+
     def matcher(self, extra: dict[str, str] | None = None) -> "RegionMatcher":
         return RegionMatcher(self, extra or {})
 

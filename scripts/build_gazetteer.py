@@ -94,7 +94,7 @@ def load_inputs() -> Inputs:
     return Inputs(
         version=jionlp.__version__, location=location, changes=changes, words=words,
         ethnic={r["name_zh"]: r["name_en"] for _, r in read_csv(CURATED / "ethnic_groups.csv", ("name_zh", "name_en"))},
-        suffixes=[r for _, r in read_csv(CURATED / "admin_suffixes.csv", ("suffix", "level", "short", "name_en"))],
+        suffixes=[r for _, r in read_csv(CURATED / "admin_suffixes.csv", ("suffix", "level", "short", "name_en", "min_core"))],
         curated_regions=read_csv(CURATED / "curated_regions.csv",
                                  ("region_code", "name_zh", "name_en", "level", "parent_code")),
         curated_aliases=read_csv(CURATED / "curated_aliases.csv",
@@ -122,7 +122,8 @@ class Names:
     def split(self, name: str, level: str) -> tuple[str, list[str], dict[str, str] | None]:
         """(core name, ethnic groups, the suffix row) of 海北藏族自治州 → (海北, [藏族], 自治州)."""
         for s in self.suffixes:
-            if s["level"] == level and name.endswith(s["suffix"]) and len(name) > len(s["suffix"]):
+            if s["level"] == level and name.endswith(s["suffix"]) \
+                    and len(name) - len(s["suffix"]) >= int(s["min_core"] or 1):
                 core, groups = name[: -len(s["suffix"])], []
                 if s["suffix"].startswith("自治") or s["suffix"] == "特别行政区":
                     stripped = True
@@ -140,27 +141,38 @@ class Names:
         core, groups, s = self.split(name, level)
         if s is None:
             return []
+        if core in dict(self.ethnic):   # 鄂温克族自治旗: the group is the whole name → 鄂温克旗
+            core = core.removesuffix("族")
         forms = [core + s["short"]] if s["short"] else []
         if len(core) >= 2:
             forms.append(core)
         return [f for f in dict.fromkeys(forms) if len(f) >= 2 and f != name]
+
+    def jionlp_forms(self, name: str, level: str, alias: str) -> list[str]:
+        """jionlp's abbreviations (察右中旗, 前郭), without those that cut into the suffix (六枝特)."""
+        _, _, s = self.split(name, level)
+        keep = len(name) - len(s["suffix"]) if s else len(name)
+        return [a for a in alias.split("/")
+                if len(a) >= 2 and a != name and not (name.startswith(a) and len(a) > keep)]
 
     def is_word(self, form: str) -> bool:
         return form in self.words
 
     def english(self, name: str, level: str) -> str:
         core, groups, s = self.split(name, level)
-        base = "".join(self.pinyin(core)).capitalize() or name
-        if s is None:
-            return base
         ethnic = dict(self.ethnic)
+        if core in ethnic:
+            core, groups = "", [core]
+        base = "".join(self.pinyin(core)).capitalize()
+        if s is None:
+            return base or name
         parts = [base] + list(dict.fromkeys(ethnic[g] for g in groups))
         if len(parts) > 2:
             parts = [parts[0], " and ".join(parts[1:])]
         suffix = s["name_en"]
         if s["suffix"] == "市" and level == "county":
             suffix = "City"
-        return " ".join(p for p in parts + [suffix] if p)
+        return " ".join(p for p in parts + [suffix] if p) or name
 
 
 def parse_location(inputs: Inputs, source: str) -> tuple[list[RegionRow], list[str]]:
@@ -245,8 +257,7 @@ def build(inputs: Inputs) -> tuple[list[RegionRow], list[AliasRow], list[tuple[s
         add(AliasRow(r.name_zh, r.code, "name", needs_context=len(r.name_zh) <= 2))
         if r.level == "zone" or r.source == "curated":
             continue
-        jionlp_form = [r.jionlp_alias] if len(r.jionlp_alias) >= 2 else []
-        for form in names.short_forms(r.name_zh, r.level) + jionlp_form:
+        for form in names.short_forms(r.name_zh, r.level) + names.jionlp_forms(r.name_zh, r.level, r.jionlp_alias):
             # a county whose short form is an everyday word (合作市, 资源县, 通道县, 新建区) is
             # written in full whenever the county is meant: the bare word is left out
             if r.level == "county" and names.is_word(form):

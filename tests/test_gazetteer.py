@@ -99,6 +99,15 @@ def test_the_names_people_write_resolve(gaz, matcher, text, expected):
     assert names(gaz, hits[:1]) == [(expected,)]
 
 
+def test_short_forms_follow_the_suffix_not_the_letters(gaz):
+    forms = {a for a, rows in gaz.aliases.items() for r in rows}
+    assert {"鄂温克旗", "察右中旗", "神农架"} <= forms
+    # a 区 whose name ends in 林 is no 林区; jionlp's 六枝特 cuts into 特区; 东乡族县 is no name
+    assert not {"万柏", "碑", "六枝特", "东乡族县", "克州/克孜勒苏"} & forms
+    assert gaz.regions["150724"].name_en == "Ewenki Autonomous Banner"
+    assert gaz.regions["632200"].name_en == "Haibei Tibetan Autonomous Prefecture"
+
+
 def test_a_renamed_place_in_an_old_bulletin_is_todays(gaz, matcher):
     text = "2013年，吐鲁番地区实现地区生产总值"
     hits = matcher.find(text, 0, len(text), dt.date(2013, 12, 31))
@@ -132,6 +141,14 @@ def test_an_ambiguous_name_keeps_every_candidate(gaz, matcher):
     assert len(hits) == 1 and len(hits[0].codes) >= 3
     assert {gaz.name(c) for c in hits[0].codes} == {"鼓楼区"}
     assert len({gaz.province_of(c) for c in hits[0].codes}) >= 3
+
+
+def test_the_candidate_nearest_the_home_is_chosen(gaz, matcher):
+    codes = matcher.find("鼓楼区实现")[0].codes
+    assert gaz.closest(codes, "350100") == "350102"           # 福州市 bulletin
+    assert gaz.closest(codes, "320000") == "320106"           # 江苏省: 南京's comes first of the two
+    assert gaz.closest(codes, "650000") == codes[0]           # none in Xinjiang: the first
+    assert gaz.closest(("650400",), "110000") == "650400"
 
 
 def test_leftmost_longest_with_relative_terms_in_one_pass(gaz, matcher):
