@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Iterable, NamedTuple
 
 from .documents import Document, normalise_term
+from .gazetteer import RegionMatcher
 from .numbers import Quantity, QuantityFinder
 from .vocabulary import Vocabulary
 
@@ -39,7 +40,7 @@ SOURCE_BEFORE = re.compile(r"(?:引进|来自|从)$")   # where money comes from
 ACTUAL = re.compile(r"已|实际|累计")
 # An event's venue (在乌鲁木齐举行) and a distance's reference point (东距乌鲁木齐170公里) name a
 # place that is never the subject of a statistic, nor what the bulletin is about.
-NOT_SUBJECT_PLACE = re.compile(r"在[^，,；;。\d]{1,10}?(?:举行|召开|举办|开幕|闭幕)|[东西南北]?距(?:离)?[^，,；;。\d]{1,12}|"
+NOT_SUBJECT_PLACE = re.compile(r"在[^，,；;。\d]{1,10}?(?:举行|召开|举办|开幕|闭幕|集中签约|签约|启动)|[东西南北]?距(?:离)?[^，,；;。\d]{1,12}|"
                                r"(?:网|社|报|台|新闻)[\u4e00-\u9fff]{2,8}?\d{1,2}月\d{1,2}日\s*(?:电|讯)|"
                                r"(?:^|(?<=\n))[\u4e00-\u9fff]{2,4}讯(?=[(（])")
 DENOMINATOR = re.compile(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆|全区|全国|全省)(?=首|第一|率先|最)|"
@@ -122,6 +123,25 @@ class TermMatcher:
                 for m in self.pattern.finditer(text, start, end)]
 
 
+LEVEL_WORDS = "省市县区旗州盟"
+NOT_A_LEVEL = ("外", "内", "级", "委", "直", "属", "域")   # 新疆区外资金, 市直部门: the level word is another word
+
+
+class PlaceMatcher:
+    """The gazetteer's matcher behind the TermMatcher interface. A name of several places (鼓楼区)
+    keeps all of them, joined by "|", until the bulletin's home decides (`Extractor._disambiguate`)."""
+
+    def __init__(self, matcher: RegionMatcher) -> None:
+        self.matcher = matcher
+
+    def find(self, text: str, start: int, end: int, on: dt.date | None = None) -> list[Hit]:
+        # 青川 before 旗 is not 青川县 but a banner of another name: a short form followed by a
+        # level word of its own names a place the gazetteer does not know
+        return [Hit(h.start, h.end, "|".join(h.codes), h.raw) for h in self.matcher.find(text, start, end, on)
+                if h.raw[-1] in LEVEL_WORDS or h.end >= len(text) or text[h.end] not in LEVEL_WORDS
+                or text.startswith(NOT_A_LEVEL, h.end + 1) or h.codes[0].startswith("@")]
+
+
 class Extractor:
     def __init__(self, vocab: Vocabulary, default_home: str = "") -> None:
         """`default_home` is the region a bulletin that names no place speaks of. There is none
@@ -131,12 +151,12 @@ class Extractor:
         self.quantities = QuantityFinder(vocab)
         # explicit names and relative references (全省, 我市, 该县) in one leftmost-longest pass;
         # a relative reference's code is "@<level>" until the document's home region is known
-        self.regions = TermMatcher({**vocab.region_aliases,
-                                    **{k: "@" + v for k, v in vocab.relative_regions.items()}})
-        places = "|".join(re.escape(a) for a in sorted(vocab.region_aliases, key=len, reverse=True))
+        relative = {k: "@" + v for k, v in vocab.relative_regions.items()}
+        self.regions: TermMatcher | PlaceMatcher = (
+            PlaceMatcher(vocab.gazetteer.matcher(relative)) if vocab.gazetteer is not None
+            else TermMatcher({**vocab.region_aliases, **relative}))
         suffixes = "|".join(re.escape(x) for x in sorted(vocab.park_suffixes, key=len, reverse=True))
-        # 喀什经济开发区, 喀什中业产业园区: a place, up to six more characters, a park word
-        self.parks = re.compile(rf"(?:{places})[\u4e00-\u9fff]{{0,6}}?(?:{suffixes})")
+        self.park_words = re.compile(suffixes) if suffixes else None
         # names the vocabularies lack, kept raw so that they are reported, never dropped
         # (a place's name is short; a cluster's may follow a place: 全区低空经济产业集群)
         self.unknown = {kind: re.compile(rf"(?:^|(?<=[，,。、；;：:（(“\s在从至到和与及对]))([\u4e00-\u9fff]{{2,{width}}}?"
@@ -164,11 +184,12 @@ class Extractor:
         sentences = _spans(t, body, SENTENCE_SEP)
         para_starts = [s for s, _ in paragraphs]
         masked = self._mask(t)
-        all_regions = self.regions.find(t, body, len(t))
+        on = doc.published or (dt.date(doc.reference_year, doc.reference_month or 12, 1) if doc.reference_year else None)
+        all_regions = self._disambiguate(doc, self.regions.find(t, body, len(t), on))
         all_industries = self.industries.find(t, body, len(t))
         # names in brackets are asides, never subjects, but still hint at where the bulletin is
         bracketed = [h for h in all_regions if masked[h.start] and not h.code.startswith("@")]
-        parks = [Hit(m.start(), m.end(), f"园区={m.group()}", m.group()) for m in self.parks.finditer(t, body)]
+        parks = self._parks(t, [h for h in all_regions if not h.code.startswith("@")], body)
         breakdown_hits = [b for b in self.breakdowns.find(t, body, len(t))
                           if not any(p.start <= b.start < p.end for p in parks)]
         spans = [(b.start, b.end) for b in breakdown_hits]  # 乌鲁木齐片区 is a park, not 乌鲁木齐市
@@ -351,6 +372,16 @@ class Extractor:
         provisional = self._score_home(doc, hits, asides, "")
         return self._score_home(doc, hits, asides, self.vocab.province_of(provisional))
 
+    def _disambiguate(self, doc: Document, hits: list[Hit]) -> list[Hit]:
+        """A name of several places (鼓楼区, 朝阳) is the one nearest the places the bulletin
+        names unambiguously: the one sharing most ancestors with the provisional home."""
+        if not any("|" in h.code for h in hits):
+            return hits
+        anchor = self._given_region(doc) or self._score_home(doc, [h for h in hits if "|" not in h.code], [], "")
+        assert self.vocab.gazetteer is not None   # only the gazetteer's matcher gives several codes
+        return [Hit(h.start, h.end, self.vocab.gazetteer.closest(tuple(h.code.split("|")), anchor), h.raw)
+                if "|" in h.code else h for h in hits]
+
     def _given_region(self, doc: Document) -> str:
         name = str(doc.front_matter.get("region") or "").strip()
         if not name:
@@ -359,7 +390,7 @@ class Extractor:
             return name
         term = normalise_term(name)
         found = self.regions.find(term, 0, len(term))
-        return found[0].code if len(found) == 1 and found[0].end - found[0].start == len(term) \
+        return found[0].code.split("|")[0] if len(found) == 1 and found[0].end - found[0].start == len(term) \
             and not found[0].code.startswith("@") else "?" + name
 
     def _score_home(self, doc: Document, hits: list[Hit], asides: list[Hit], home_province: str) -> str:
@@ -369,9 +400,13 @@ class Extractor:
             score[h.code] = score.get(h.code, 0) + 0.5
             first.setdefault(h.code, h.start)
         title = normalise_term(doc.title)
+        venues = [m.span() for m in NOT_SUBJECT_PLACE.finditer(title)]
         for h in self.regions.find(title, 0, len(title)):
+            if "|" in h.code:
+                continue   # the title's ambiguous names wait for the text to decide
             if not h.code.startswith("@"):
-                score[h.code] = score.get(h.code, 0) + 3
+                # a title's venue (…项目在拉萨集中签约) hints, the title's subject decides
+                score[h.code] = score.get(h.code, 0) + (0.5 if _inside(h.start, venues) else 3)
         lead_end = doc.body_start + 300
         relative: list[tuple[str, float]] = []
         for h in hits:
@@ -383,6 +418,8 @@ class Extractor:
                     self._names_home_province(doc.match_text, h, hits, home_province)
                     or SOURCE_BEFORE.search(doc.match_text, max(0, h.start - 2), h.start)):
                 continue  # 山东钢铁…到新疆投资, 引进广东省资金: a partner, not what the bulletin is about
+            if "|" in h.code:
+                continue
             key = h.code or "?" + h.raw   # a place the vocabulary lacks still counts
             score[key] = score.get(key, 0) + weight
             first.setdefault(key, h.start)
@@ -410,6 +447,9 @@ class Extractor:
         path = url.lower().split("//", 1)[-1]
         found = [code for code, r in self.vocab.regions.items()
                  if (word := r.name_en.split(" ")[0].lower()) and len(word) >= 5 and word in path]
+        # Xinxiang is the city, Xinxiang County and its zones share the word: the highest of them
+        top = min((len(self.vocab.lineage(c)) for c in found), default=0)
+        found = [c for c in found if len(self.vocab.lineage(c)) == top]
         return found[0] if len(found) == 1 else ""
 
     def _is_funding_source(self, t: str, h: Hit, home_province: str) -> bool:
@@ -625,12 +665,33 @@ class Extractor:
             extra.append(Hit(start, m.end(1), "", t[start:m.end(1)]))
         return sorted(known + extra, key=lambda h: h.start)
 
+    def _parks(self, t: str, places: list[Hit], start: int) -> list[Hit]:
+        """喀什经济开发区, 喀什中业产业园区: a place, up to six more characters, a park word."""
+        if self.park_words is None or not places:
+            return []
+        out: list[Hit] = []
+        ends = [h.end for h in places]
+        for m in self.park_words.finditer(t, start):
+            if out and m.start() < out[-1].end:
+                continue
+            i = bisect.bisect_right(ends, m.start()) - 1
+            # the earliest place whose gap to the park word is all Chinese characters
+            chosen = None
+            while i >= 0 and m.start() - places[i].end <= 6:
+                gap = t[places[i].end:m.start()]
+                if all("\u4e00" <= c <= "\u9fff" for c in gap) and (not out or places[i].start >= out[-1].end):
+                    chosen = places[i]
+                i -= 1
+            if chosen is not None:
+                out.append(Hit(chosen.start, m.end(), f"园区={t[chosen.start:m.end()]}", t[chosen.start:m.end()]))
+        return out
+
     def _title_park(self, doc: Document) -> str:
         """A bulletin titled after a park or zone (开发区招商局…, 喀什中业产业园区) speaks of it."""
         title = normalise_term(doc.title)
-        named = [m.group() for m in self.parks.finditer(title)]
+        named = self._parks(title, [h for h in self.regions.find(title, 0, len(title)) if not h.code.startswith("@")], 0)
         if named:
-            return f"园区={named[0]}"
+            return named[0].code
         terms = [h.code for h in self.breakdowns.find(title, 0, len(title)) if h.code.startswith("园区=")]
         return terms[0] if terms else ""
 
