@@ -52,6 +52,7 @@ _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
 ORGANISATION = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:集团|公司|钢铁|银行|证券|大学|学院|医院|日报|电视台)")
+COMPARED_FIELD = re.compile(r"(?:高于|低于|快于|慢于|领跑|领先|居|位居|位列|占|比|较|超过|超出|落后于?|与)$")
 # a period a figure is compared with, not the figure's own: 比一季度, 较1-7月, 快于一季度、2016年全年
 COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超过|同|与|和)(?:[^，,；;。\d]{0,8}[、和])?$")
 SO_FAR = ("今年以来", "年初以来", "截至目前")
@@ -412,7 +413,9 @@ class Extractor:
         for h in hits:
             weight = 2 if h.start < lead_end else 1
             if h.code.startswith("@"):
-                relative.append((h.code[1:], weight))
+                # 高于全区增速, 领跑全区, 居全省第二: a comparison's field is not the bulletin's place
+                if not COMPARED_FIELD.search(doc.match_text, max(0, h.start - 4), h.start):
+                    relative.append((h.code[1:], weight))
                 continue
             if home_province and self._is_funding_source(doc.match_text, h, home_province) and (
                     self._names_home_province(doc.match_text, h, hits, home_province)
