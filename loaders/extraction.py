@@ -51,8 +51,15 @@ DENOMINATOR_END = re.compile(r"[，,；;。]|\d")
 _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
-ORGANISATION = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:集团|公司|钢铁|银行|证券|大学|学院|医院|日报|电视台)")
+ORGANISATION = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:集团|公司|钢铁|银行|证券|大学|学院|医院|日报|电视台)|"
+                          r"(?:地委|市委|县委|州委|区委|省委|盟委|旗委|党委)")
+# 天津援疆, 广东对口帮扶: the province that gives aid is a partner of the bulletin's place
+PARTNER_AFTER = re.compile(r"援[疆藏青川黔滇甘宁蒙桂]|对口(?:支援|帮扶|援助)|帮扶")
+# 到新疆投资, 对广西投资, 落户和田: where money goes is the bulletin's place
+DESTINATION = re.compile(r"(?:到|对|来|赴|落户|进)$")
+DESTINATION_AFTER = re.compile(r"(?:投资|兴业|考察|发展)")
 COMPARED_FIELD = re.compile(r"(?:高于|低于|快于|慢于|领跑|领先|居|位居|位列|占|比|较|超过|超出|落后于?|与)$")
+COMPARED_FIELD_AFTER = re.compile(r"[^，,；;。\d]{0,6}?(?:第[一二三四五六七八九十\d]|首位|前列|榜首|平均)")
 # a period a figure is compared with, not the figure's own: 比一季度, 较1-7月, 快于一季度、2016年全年
 COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超过|同|与|和)(?:[^，,；;。\d]{0,8}[、和])?$")
 SO_FAR = ("今年以来", "年初以来", "截至目前")
@@ -412,17 +419,22 @@ class Extractor:
         relative: list[tuple[str, float]] = []
         for h in hits:
             weight = 2 if h.start < lead_end else 1
+            t = doc.match_text
+            # 高于全区增速, 领跑全区, 居全省第二, 在全疆排列第一: a comparison's field is not the
+            # bulletin's place
+            if COMPARED_FIELD.search(t, max(0, h.start - 4), h.start) or COMPARED_FIELD_AFTER.match(t, h.end):
+                continue
             if h.code.startswith("@"):
-                # 高于全区增速, 领跑全区, 居全省第二: a comparison's field is not the bulletin's place
-                if not COMPARED_FIELD.search(doc.match_text, max(0, h.start - 4), h.start):
-                    relative.append((h.code[1:], weight))
+                relative.append((h.code[1:], weight))
                 continue
-            if home_province and self._is_funding_source(doc.match_text, h, home_province) and (
-                    self._names_home_province(doc.match_text, h, hits, home_province)
-                    or SOURCE_BEFORE.search(doc.match_text, max(0, h.start - 2), h.start)):
+            if home_province and self._is_funding_source(t, h, home_province) and (
+                    self._names_home_province(t, h, hits, home_province)
+                    or SOURCE_BEFORE.search(t, max(0, h.start - 2), h.start)):
                 continue  # 山东钢铁…到新疆投资, 引进广东省资金: a partner, not what the bulletin is about
-            if "|" in h.code:
+            if "|" in h.code or PARTNER_AFTER.match(t, h.end):
                 continue
+            if DESTINATION.search(t, max(0, h.start - 2), h.start) and DESTINATION_AFTER.match(t, h.end):
+                weight += 2
             key = h.code or "?" + h.raw   # a place the vocabulary lacks still counts
             score[key] = score.get(key, 0) + weight
             first.setdefault(key, h.start)
