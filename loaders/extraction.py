@@ -60,6 +60,7 @@ DESTINATION = re.compile(r"(?:到|对|来|赴|落户|进)$")
 DESTINATION_AFTER = re.compile(r"(?:投资|兴业|考察|发展)")
 COMPARED_FIELD = re.compile(r"(?:高于|低于|快于|慢于|领跑|领先|居|位居|位列|占|比|较|超过|超出|落后于?|与)$")
 COMPARED_FIELD_AFTER = re.compile(r"[^，,；;。\d]{0,6}?(?:第[一二三四五六七八九十\d]|首位|前列|榜首|平均)")
+HEADING = re.compile(r"\s*(?:[一二三四五六七八九十]+、|[(（][一二三四五六七八九十]+[)）])")
 # a period a figure is compared with, not the figure's own: 比一季度, 较1-7月, 快于一季度、2016年全年
 COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超过|同|与|和)(?:[^，,；;。\d]{0,8}[、和])?$")
 SO_FAR = ("今年以来", "年初以来", "截至目前")
@@ -188,7 +189,7 @@ class Extractor:
         doc = _dated_by_lead(doc)
         t = doc.match_text
         body = doc.body_start
-        paragraphs = _spans(t, body, "\n")
+        paragraphs = _with_headings(t, _spans(t, body, "\n"))
         sentences = _spans(t, body, SENTENCE_SEP)
         para_starts = [s for s, _ in paragraphs]
         masked = self._mask(t)
@@ -198,8 +199,10 @@ class Extractor:
         # names in brackets are asides, never subjects, but still hint at where the bulletin is
         bracketed = [h for h in all_regions if masked[h.start] and not h.code.startswith("@")]
         parks = self._parks(t, [h for h in all_regions if not h.code.startswith("@")], body)
+        # 城镇化率 is a rate of the whole place, not a figure of its towns
         breakdown_hits = [b for b in self.breakdowns.find(t, body, len(t))
-                          if not any(p.start <= b.start < p.end for p in parks)]
+                          if not any(p.start <= b.start < p.end for p in parks)
+                          and not (b.code.startswith("城乡=") and t.startswith("化", b.end))]
         spans = [(b.start, b.end) for b in breakdown_hits]  # 乌鲁木齐片区 is a park, not 乌鲁木齐市
         venues = [m.span() for m in NOT_SUBJECT_PLACE.finditer(t, body)]
         # 山东钢铁, 兰州日报: a place at the head of an organisation's name
@@ -247,6 +250,7 @@ class Extractor:
             return hits[bisect.bisect_left(starts, a):bisect.bisect_left(starts, b)]
 
         clause_starts = _ClauseStarts(t, body)
+        topics = self._section_topics(t, paragraphs, region_hits, home)
         current_paragraph = -1
         for (s_start, s_end) in sentences:
             p_start = para_starts[bisect.bisect_right(para_starts, s_start) - 1]
@@ -281,6 +285,8 @@ class Extractor:
                     if earlier:
                         topic_sentence = max(_sentence_start(t, p_start, h.start) for h in earlier)
                         region = next(h for h in earlier if h.start >= topic_sentence)
+                    else:
+                        region = topics.get(p_start)
                 industry = _last_before([h for h in industry_hits_w if clause_start <= h.start < q.start
                                          and not _inside(h.start, denominators)], q.start)
                 if industry is None and measure in ("level", "target", "change"):
@@ -379,6 +385,35 @@ class Extractor:
         # is a partner (山东钢铁…到新疆投资) or the subject: decide it first without that rule.
         provisional = self._score_home(doc, hits, asides, "")
         return self._score_home(doc, hits, asides, self.vocab.province_of(provisional))
+
+    def _section_topics(self, t: str, paragraphs: list[tuple[int, int]], hits: list[Hit],
+                        home: str) -> dict[int, Hit]:
+        """二、各县市情况\n博乐市招商引资开工项目36个…。\n按产业分：二产项目17个: in a report laid out
+        in sections, a paragraph led by a place below the home makes it the topic of the
+        paragraphs after it that name none, until another place leads one, the home is named
+        again or a heading starts another section."""
+        topics: dict[int, Hit] = {}
+        topic: Hit | None = None
+        sectioned = False   # only a report laid out in sections has places leading its paragraphs
+        starts = [h.start for h in hits]
+        for a, b in paragraphs:
+            if topic is not None:
+                topics[a] = topic
+            if HEADING.match(t, a):
+                topic, sectioned = None, True
+                a = t.find("\n", a, b) + 1 or b   # the paragraph proper starts below its heading
+                while a < b and t[a].isspace():
+                    a += 1
+            if not sectioned:
+                continue
+            i = bisect.bisect_left(starts, a)
+            lead = hits[i] if i < len(hits) and hits[i].start < min(b, a + 12) else None
+            if lead is None or any(c in "。！？" for c in t[a:lead.start]):
+                continue
+            below_home = bool(lead.code) and not lead.code.startswith("@") and lead.code != home \
+                and home in self.vocab.lineage(lead.code)
+            topic = lead if below_home else None
+        return topics
 
     def _disambiguate(self, doc: Document, hits: list[Hit]) -> list[Hit]:
         """A name of several places (鼓楼区, 朝阳) is the one nearest the places the bulletin
@@ -759,6 +794,9 @@ class Extractor:
                 and carried.kind == "ytd" and carried.year == chosen.year and carried.end_month \
                 and doc.match_text.startswith(SO_FAR, chosen.start):
             return carried  # 今年以来 in a bulletin about 前7个月 is those seven months
+        if chosen is not None and carried is not None and chosen.kind == "as_of" and chosen.end_month == 12 \
+                and not chosen.explicit_year and carried.kind == "year" and carried.year:
+            return Period(carried.year, 12, "as_of", chosen.start, True)   # 年末 in a report on a year is its end
         if chosen is not None and not chosen.explicit_year and chosen.kind in FLOW_KINDS:
             # 去年…。全年累计…: a period named without its year is in the year the paragraph named
             named = [h[2] for h in hits if p_start <= h[0] and h[1] <= q.start and h[2].explicit_year
@@ -836,6 +874,24 @@ class _Pos:
 
 def _unit_family(unit: str) -> str:
     return "money" if unit in ("CNY", "USD") else unit
+
+
+def _with_headings(t: str, paragraphs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A numbered heading (二、2022年各县市情况) opens the paragraph after it: its period and place
+    are that paragraph's context."""
+    out: list[tuple[int, int]] = []
+    pending: int | None = None
+    for a, b in paragraphs:
+        if pending is None and b - a <= 32 and HEADING.match(t, a) and not t[a:b].strip().endswith(("。", "！", "？")):
+            pending = a
+            continue
+        if not t[a:b].strip() and pending is not None:
+            continue   # the blank lines between a heading and its paragraph
+        out.append((pending if pending is not None else a, b))
+        pending = None
+    if pending is not None:
+        out.append((pending, paragraphs[-1][1]))
+    return out
 
 
 def _spans(t: str, start: int, seps: str) -> list[tuple[int, int]]:
