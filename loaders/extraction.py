@@ -778,7 +778,8 @@ class Extractor:
         with_figures = [(a, b) for a, b in sentences if any(a <= q.num_start < b for q in quantities)]
         for start, _, period, _ in period_hits:
             # 截至7月底，全州招商引资开工项目118个: a stock date opening the lead bounds its flows too
-            if (period.kind in FLOW_KINDS or period.kind == "as_of" and period.end_month) \
+            if (period.kind in FLOW_KINDS or period.kind == "as_of" and period.end_month
+                    and not doc.match_text.startswith(NOW, start)) \
                     and any(a <= start < b for a, b in with_figures):
                 return period
         return None
