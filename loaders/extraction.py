@@ -60,6 +60,7 @@ DESTINATION = re.compile(r"(?:到|对|来|赴|落户|进)$")
 DESTINATION_AFTER = re.compile(r"(?:投资|兴业|考察|发展)")
 COMPARED_FIELD = re.compile(r"(?:高于|低于|快于|慢于|领跑|领先|居|位居|位列|占|比|较|超过|超出|落后于?|与)$")
 COMPARED_FIELD_AFTER = re.compile(r"[^，,；;。\d]{0,6}?(?:第[一二三四五六七八九十\d]|首位|前列|榜首|平均)")
+EVENT = re.compile(r"召开|举行|举办|开幕|闭幕|签约|启动|开工|揭牌")
 HEADING = re.compile(r"\s*(?:[一二三四五六七八九十]+、|[(（][一二三四五六七八九十]+[)）])")
 # a period a figure is compared with, not the figure's own: 比一季度, 较1-7月, 快于一季度、2016年全年
 COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超过|同|与|和)(?:[^，,；;。\d]{0,8}[、和])?$")
@@ -194,7 +195,7 @@ class Extractor:
         para_starts = [s for s, _ in paragraphs]
         masked = self._mask(t)
         on = doc.published or (dt.date(doc.reference_year, doc.reference_month or 12, 1) if doc.reference_year else None)
-        all_regions = self._disambiguate(doc, self.regions.find(t, body, len(t), on))
+        all_regions = self._nested(self._disambiguate(doc, self.regions.find(t, body, len(t), on)))
         all_industries = self.industries.find(t, body, len(t))
         # names in brackets are asides, never subjects, but still hint at where the bulletin is
         bracketed = [h for h in all_regions if masked[h.start] and not h.code.startswith("@")]
@@ -321,6 +322,10 @@ class Extractor:
                     self._metric_words(t, clause_start, q, region_hits_w, industry_hits_w, period_hits_w)
                     if measure in ("level", "target", "change") and not metric_code else "")
                 period = self._period(period_hits_w, s_start, p_start, q, doc, lead_period)
+                if not any(p_start <= h[0] and h[1] <= q.start for h in period_hits_w):
+                    # 8月25日，…集中签约大会召开。大会…签约项目共45个: an event's figures are of its
+                    # month, unless their paragraph names a period of its own
+                    period = self._event_period(t, p_start, doc) or period
                 kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
                 if period is None or period.start < s_start and kind_of_metric == "stock":
                     period = Period(doc.reference_year, doc.reference_month, "as_of")
@@ -414,6 +419,12 @@ class Extractor:
                 and home in self.vocab.lineage(lead.code)
             topic = lead if below_home else None
         return topics
+
+    def _nested(self, hits: list[Hit]) -> list[Hit]:
+        """内蒙古自治区包头市, 新疆喀什地区: a place written with its province before it is the place."""
+        return [h for h, nxt in zip(hits, hits[1:] + [None])
+                if not (nxt is not None and nxt.start == h.end and h.code and not h.code.startswith("@")
+                        and h.code in self.vocab.lineage(nxt.code)[1:])]
 
     def _disambiguate(self, doc: Document, hits: list[Hit]) -> list[Hit]:
         """A name of several places (鼓楼区, 朝阳) is the one nearest the places the bulletin
@@ -785,6 +796,14 @@ class Extractor:
         return None
 
     @staticmethod
+    def _event_period(t: str, p_start: int, doc: Document) -> Period | None:
+        end = _clause_end(t, p_start, "。！？!?\n")
+        m = _LEAD_DATE.search(t, p_start, min(end, p_start + 20))
+        if m is None or not EVENT.search(t, m.end(), end) or doc.reference_year is None:
+            return None
+        return Period(doc.reference_year, int(m[1]), "other", m.start(), False)
+
+    @staticmethod
     def _period(hits: list[tuple[int, int, Period, int]], s_start: int, p_start: int, q: Quantity,
                 doc: Document, carried: Period | None) -> Period | None:
         in_sentence = [h for h in hits if s_start <= h[0] and h[1] <= q.start]
@@ -847,7 +866,7 @@ class Extractor:
         t = doc.match_text
         for m in RATIO.finditer(t, s_start, s_end):
             prefix = t[s_start:m.start()]
-            if not RATIO_CUE.search(prefix):
+            if not (RATIO_CUE.search(prefix) or THREE_SECTORS.search(prefix[-8:])):   # 三次产业3.6:33.7:62.7
                 continue
             parts = re.findall(r"\d+(?:\.\d+)?", m.group())
             sectors = ["PRIMARY", "SECONDARY", "TERTIARY"] if len(parts) == 3 and THREE_SECTORS.search(prefix) else []
