@@ -327,7 +327,8 @@ class Extractor:
                     # month, unless their paragraph names a period of its own
                     period = self._event_period(t, p_start, doc) or period
                 kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
-                if period is None or period.start < s_start and kind_of_metric == "stock":
+                if period is None or period.start < s_start and kind_of_metric == "stock" and period.kind != "as_of":
+                    # a stock takes a date carried from before (年末…。其中，男性…), never a flow's span
                     period = Period(doc.reference_year, doc.reference_month, "as_of")
                 elif kind_of_metric != "stock" and lead_period is not None and lead_period.kind in FLOW_KINDS \
                         and period is not lead_period and period.kind == "as_of" and period.year == lead_period.year \
