@@ -52,7 +52,7 @@ _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
 ORGANISATION = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:集团|公司|钢铁|银行|证券|大学|学院|医院|日报|电视台)|"
-                          r"(?:地委|市委|县委|州委|区委|省委|盟委|旗委|党委)")
+                          r"(?:地委|市委|县委|州委|区委|省委|盟委|旗委|党委|委|人民政府|政府)(?!会)")
 # 天津援疆, 广东对口帮扶: the province that gives aid is a partner of the bulletin's place
 PARTNER_AFTER = re.compile(r"援[疆藏青川黔滇甘宁蒙桂]|对口(?:支援|帮扶|援助)|帮扶")
 # 到新疆投资, 对广西投资, 落户和田: where money goes is the bulletin's place
@@ -345,7 +345,9 @@ class Extractor:
                     period = Period(period.year, period.end_month if period.kind != "ytd" else doc.reference_month,
                                     "since")
                 if measure == "target":
-                    period = Period(period.year if period.year else doc.reference_year, 12, "plan")
+                    # a plan's 全年 is the year it is made in, even in a mid-year bulletin
+                    year = period.year if period.year and period.explicit_year else doc.reference_year
+                    period = Period(year or period.year, 12, "plan")
                 region_code = region.code if region else default_region
                 value = q.value * sign
                 m = Mention(
