@@ -8,7 +8,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup run test score bench clean
+.PHONY: setup run test score bench gazetteer clean
 
 setup: $(VENV)/.installed
 
@@ -47,6 +47,16 @@ bench/.venv/.installed: pyproject.toml
 
 bench: setup bench/.venv/.installed
 	$(BIN)/python -m bench.run --jionlp bench/.venv/bin/python $(BENCH_ARGS)
+
+# The national gazetteer (seeds/regions.csv, region_aliases.csv, region_groupings.csv) regenerated
+# from jionlp's GB/T 2260 data and scripts/gazetteer/*.csv; jionlp lives in scripts/.venv only.
+scripts/.venv/.installed: pyproject.toml
+	$(PYTHON) -m venv scripts/.venv
+	scripts/.venv/bin/pip install --quiet $$($(PYTHON) -c 'import tomllib;print(*tomllib.load(open("pyproject.toml","rb"))["project"]["optional-dependencies"]["gazetteer"])')
+	touch $@
+
+gazetteer: scripts/.venv/.installed
+	scripts/.venv/bin/python scripts/build_gazetteer.py
 
 clean:
 	rm -rf $(VENV) target logs runs reports warehouse*.duckdb* seeds/raw_metrics.csv seeds/documents.csv \

@@ -33,6 +33,7 @@ _FULL_TO_HALF.update({chr(0xFF41 + i): chr(0x61 + i) for i in range(26)})
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _FULL_WIDTH = re.compile("[" + "".join(map(re.escape, _FULL_TO_HALF)) + "]")
 # a line break with the blank space after it (a run of several lines breaks is one run)
+_HEADING = re.compile(r"[ \t\u3000]*(?:[一二三四五六七八九十]+、|[(（][一二三四五六七八九十]+[)）])")
 _BREAK_RUN = re.compile("\n[ \t\n\u3000\u00a0]*")
 # one `key: value` line of front matter whose value YAML would read as a plain scalar
 _SIMPLE_ENTRY = re.compile(r"([A-Za-z_][\w-]*):[ \t]+([^-?:,\[\]{}#&*!|>'\"%@`\s](?:(?!: | #).)*?)[ \t]*")
@@ -236,21 +237,63 @@ def build_match_view(text: str, body_start: int, converter: ScriptConverter) -> 
         nxt = half[j] if j < len(half) else ""
         # …839.6亿元 / 2017年，… is a headline followed by a new statement, not one sentence
         ends_quantity = any(c.isdigit() for c in tail)
+        # a numbered heading (二、各县市情况) ends at its line: never rejoined to the paragraph
+        line_start = half.rfind("\n", 0, i) + 1
+        if i - line_start <= 30 and _HEADING.match(half, line_start):
+            continue
         if prev and nxt and prev not in SENTENCE_END and (_is_cjk(prev) or prev.isdigit() or prev in "%）)”") \
                 and (_is_cjk(nxt) or nxt.isdigit() or nxt in "（(“") and not (ends_quantity and nxt.isdigit()):
             pieces.append(half[pos:i])
             origin.extend(range(pos, i))
             pos = seen = j
     if not pieces:
-        return half, tuple(range(len(half))), is_traditional
-    pieces.append(half[pos:])
-    origin.extend(range(pos, len(half)))
-    return "".join(pieces), tuple(origin), is_traditional
+        view, origin_map = half, list(range(len(half)))
+    else:
+        pieces.append(half[pos:])
+        origin.extend(range(pos, len(half)))
+        view, origin_map = "".join(pieces), origin
+    view, origin_map = _drop_ruby(view, origin_map, body_start)
+    return view, tuple(origin_map), is_traditional
+
+
+# Pages converted by some sites carry each character's reading in brackets after it
+# (增長(zhǎng), 萬(wàn)元): the reading is not text, and it splits cue words from their numbers.
+_RUBY = re.compile(r"(?<=[\u3400-\u4dbf\u4e00-\u9fff])\((?=[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ]{1,7}\)")
+
+
+def _drop_ruby(view: str, origin: list[int], body_start: int) -> tuple[str, list[int]]:
+    spans = [m.span() for m in _RUBY.finditer(view)]
+    if not spans:
+        return view, origin
+    pieces: list[str] = []
+    kept: list[int] = []
+    pos = 0
+    for a, b in spans:
+        if a < body_start:   # front matter offsets stay as they are
+            continue
+        pieces.append(view[pos:a])
+        kept.extend(origin[pos:a])
+        pos = b
+    pieces.append(view[pos:])
+    kept.extend(origin[pos:])
+    return "".join(pieces), kept
 
 
 _YEAR_RE = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)\s*年")
 _MONTH_DAY_RE = re.compile(r"(?<!\d)(1[0-2]|[1-9])月(3[01]|[12]\d|[1-9])日")
 _FULL_DATE_RE = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)[-/.年](1[0-2]|0?[1-9])[-/.月](3[01]|[12]\d|0?[1-9])")
+
+
+# Years a bulletin names that are not when it speaks from: deadlines and plans (到2025年, 将于2023年),
+# the start of a span (2019年一季度以来), a programme's years in brackets ((2018-2020年)).
+_NOT_NOW = re.compile(r"(?:到|至|力争|将|将于|计划|预计|拟|[-—–~])\s*$")
+_NOT_NOW_AFTER = re.compile(r"(?:[^，,。；;\d]{0,4})以来")
+
+
+def _in_brackets(text: str, pos: int) -> bool:
+    opened = max(text.rfind("(", 0, pos), text.rfind("（", 0, pos))
+    return opened >= 0 and max(text.rfind(")", opened, pos), text.rfind("）", opened, pos)) < 0 \
+        and pos - opened < 30
 
 
 def infer_reference_date(body: str) -> tuple[int | None, int | None]:
@@ -260,7 +303,13 @@ def infer_reference_date(body: str) -> tuple[int | None, int | None]:
     written without a year (4月12日) is in that latest year.
     """
     full = [(int(m[1]), int(m[2])) for m in _FULL_DATE_RE.finditer(body)]
-    years = [int(m[1]) for m in _YEAR_RE.finditer(body)] + [y for y, _ in full]
+    named = [m for m in _YEAR_RE.finditer(body)
+             if not _NOT_NOW.search(body, max(0, m.start() - 4), m.start()) and not _in_brackets(body, m.start())]
+    # a span's start (2013年以来) is in the past: the latest one is a lower bound worth taking when
+    # no other year is named
+    years = [int(m[1]) for m in named if not _NOT_NOW_AFTER.match(body, m.end())] \
+        or [int(m[1]) for m in named]
+    years += [y for y, _ in full]
     if not years:
         return None, None
     year = max(years)

@@ -50,6 +50,11 @@ def parse_cn_number(s: str) -> float | None:
     return value
 
 
+LIST_JOINER = re.compile(r"\s*[、和及与]\s*")
+BARE_ITEM = re.compile(r"(?<![\d.])(?P<num>\d+(?:\.\d+)?)\s*[、和及与]\s*")
+RESPECTIVELY = re.compile(r"(?:分别|依次)(?:为|是|达|达到|增长|下降|增加|减少|提高)?\s*$")
+
+
 class QuantityFinder:
     def __init__(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
@@ -82,7 +87,43 @@ class QuantityFinder:
             rng = self._range_start(text, m, q)
             if rng is not None:
                 out.insert(len(out) - 1, rng)
+        return self._shared_units(text, self._shared_points(text, out))
+
+    @staticmethod
+    def _shared_units(text: str, qs: list[Quantity]) -> list[Quantity]:
+        """分别增长1.81、1.78和1.57倍, 分别为3.5、2.1亿元: the bare numbers of a respectively-list
+        share the unit (and scale) of its last item."""
+        out: list[Quantity] = []
+        for q in qs:
+            if not q.is_statistic or not q.value_raw or not q.value_raw[0].isdigit():
+                out.append(q)
+                continue
+            try:
+                factor = q.value / float(q.value_raw.replace(",", ""))
+            except (ValueError, ZeroDivisionError):
+                out.append(q)
+                continue
+            run: list[re.Match[str]] = []
+            pos = q.num_start
+            while (m := BARE_ITEM.search(text, max(0, pos - 16), pos)) is not None and m.end() == pos:
+                run.append(m)
+                pos = m.start()
+            if run and RESPECTIVELY.search(text, max(0, pos - 12), pos):
+                for m in reversed(run):
+                    value = float(m["num"])
+                    out.append(Quantity(m.start("num"), m.end("num"), m.start("num"), float(f"{value * factor:.10g}"),
+                                        m["num"], q.unit, q.unit_raw, q.approx, q.is_times, q.is_statistic, False))
+            out.append(q)
         return out
+
+    @staticmethod
+    def _shared_points(text: str, qs: list[Quantity]) -> list[Quantity]:
+        """快于一季度、去年全年1.5个、3个百分点: the listed 个 are percentage points too."""
+        for i in range(len(qs) - 2, -1, -1):
+            q, nxt = qs[i], qs[i + 1]
+            if q.unit_raw == "个" and nxt.unit == "pp" and LIST_JOINER.fullmatch(text, q.end, nxt.start):
+                qs[i] = q._replace(unit=nxt.unit, unit_raw=nxt.unit_raw)
+        return qs
 
     def _build(self, text: str, m: re.Match[str]) -> Quantity | None:
         pbefore, pct, before, ordinal, num, cn, mid0, scale_raw, mid, unit_raw, after = m.group(

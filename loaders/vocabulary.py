@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .fastregex import compile_fast, first_chars
+from .gazetteer import Gazetteer, GazetteerError, load_gazetteer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -40,6 +41,7 @@ class Region:
     level: str
     parent: str
     name_en: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class MeasureCue:
 @dataclass(frozen=True)
 class Vocabulary:
     regions: dict[str, Region]
-    region_aliases: dict[str, str]
+    region_aliases: dict[str, str]        # alias -> one region: see load_vocabulary
     industries: dict[str, str]            # code -> name_zh
     industry_aliases: dict[str, str]
     metrics: dict[str, dict[str, str]]    # code -> row
@@ -87,12 +89,11 @@ class Vocabulary:
     relative_regions: dict[str, str]      # 全省/全市/该县 -> the level it refers to
     park_suffixes: tuple[str, ...]        # 经济开发区, 产业园区: a place name before them names a park
     name_suffixes: dict[str, tuple[str, ...]]  # region/industry -> suffixes of names we may not know yet
+    gazetteer: Gazetteer | None = None     # every alias with all its regions, and the matcher
 
     def level_class(self, code: str) -> str:
-        """province | prefecture | county | division | regiment | corps | grouping"""
-        level = self.regions[code].level if code in self.regions else ""
-        return {"other_province": "province", "other_prefecture": "prefecture",
-                "corps_city": "county"}.get(level, level)
+        """country | province | prefecture | county | grouping | corps | division | regiment | zone"""
+        return self.regions[code].level if code in self.regions else ""
 
     def lineage(self, code: str) -> list[str]:
         """The region and its ancestors, nearest first."""
@@ -122,11 +123,12 @@ def _compile(path: Path, line: int, pattern: str) -> re.Pattern[str]:
 
 
 def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR) -> Vocabulary:
-    regions: dict[str, Region] = {}
-    p = seeds_dir / "regions.csv"
-    for _, r in read_rows(p, ("region_code", "name_zh", "level", "parent_code")):
-        regions[r["region_code"]] = Region(r["region_code"], r["name_zh"], r["level"], r["parent_code"],
-                                           r.get("name_en", ""))
+    try:
+        gazetteer = load_gazetteer(seeds_dir, grammar_dir)
+    except GazetteerError as exc:
+        raise VocabularyError(Path(exc.path), exc.line, exc.reason) from None
+    regions = {c: Region(c, r.name_zh, r.level, r.parent, r.name_en, r.source)
+               for c, r in gazetteer.regions.items()}
 
     def aliases(path: Path, key: str, known: set[str]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -138,7 +140,14 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
             out[r["alias"]] = r[key]
         return out
 
-    region_aliases = aliases(seeds_dir / "region_aliases.csv", "region_code", set(regions))
+    # for callers that want one region per name: the first (highest-level) region of each alias
+    # that is a place without looking at what follows it (needs_context aliases need the matcher),
+    # and the hand-kept ones (和田), which such callers always matched bare
+    def plain(r) -> bool:
+        return not r.needs_context or r.kind == "curated"
+
+    region_aliases = {a: next(r.code for r in rows if plain(r))
+                      for a, rows in gazetteer.aliases.items() if any(plain(r) for r in rows)}
     industries = {r["industry_code"]: r["name_zh"]
                   for _, r in read_rows(seeds_dir / "industries.csv", ("industry_code", "name_zh"))}
     industry_aliases = aliases(seeds_dir / "industry_aliases.csv", "industry_code", set(industries))
@@ -180,4 +189,4 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
         suffixes.setdefault(r["kind"], []).append(r["suffix"])
     return Vocabulary(regions, region_aliases, industries, industry_aliases, metrics, metric_aliases,
                       units, scales, breakdown_terms, tuple(periods), tuple(cues), relative, parks,
-                      {k: tuple(v) for k, v in suffixes.items()})
+                      {k: tuple(v) for k, v in suffixes.items()}, gazetteer)

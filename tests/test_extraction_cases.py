@@ -45,7 +45,7 @@ def _describe(m) -> str:
 def test_case(case, tmp_path, extractor, converter: ScriptConverter, request):
     if case.get("pending"):
         request.applymarker(pytest.mark.xfail(reason=str(case["pending"]), strict=True))
-    meta = {k: case[k] for k in ("published", "title", "url") if case.get(k)}
+    meta = {k: case[k] for k in ("published", "title", "url", "region") if case.get(k)}
     front = "".join(f"{k}: {v}\n" for k, v in meta.items())
     front = f"---\nid: case\n{front}---\n" if front else ""
     path = tmp_path / "case.md"
