@@ -7,6 +7,8 @@ from pathlib import Path
 
 from . import __version__
 
+DEFAULT_MAX_SHARE = 0.20   # tongbi/run/quarantine.py's; not imported here: --help stays fast
+
 
 def _progress(enabled: bool):
     def show(i: int, n: int, path: Path) -> None:
@@ -45,6 +47,15 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0 if result.documents or not result.rejected else 1
 
 
+def _share(text: str) -> float:
+    from .run.quarantine import parse_share
+
+    try:
+        return parse_share(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .run.pipeline import RunOptions, run
 
@@ -55,7 +66,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         sys.stderr = JsonLines(sys.stderr)  # main() puts the original back
     return run(RunOptions(paths=args.paths, warehouse=args.warehouse, year=args.year,
                           progress=not args.quiet and args.log_format == "text", force=args.force,
-                          skip_unchanged=args.skip_unchanged, wait=args.wait, log_format=args.log_format))
+                          skip_unchanged=args.skip_unchanged, wait=args.wait, log_format=args.log_format,
+                          strict=args.strict, max_quarantine=args.max_quarantine))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -121,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "and for the project's build lock (default 600 s)")
     p.add_argument("--log-format", choices=("text", "json"), default="text",
                    help="json: one JSON object per line on stderr (stage events, rejects, gate, summary)")
+    p.add_argument("--strict", action="store_true",
+                   help="any failed error-level check blocks publishing (exit 4, the published file "
+                        "byte-identical) instead of quarantining the documents that break it")
+    p.add_argument("--max-quarantine", type=_share, default=DEFAULT_MAX_SHARE, metavar="SHARE",
+                   help="fail the run (exit 4) rather than quarantine more than this share of its documents, "
+                        "as 0.2 or 20%% (default 20%%). A publish with quarantined documents exits 0; the "
+                        "JSON run_end event's `quarantined` (and run_history.documents_quarantined) counts them")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("export", help="the published warehouse's marts (and bi views) → Parquet files")

@@ -1,7 +1,9 @@
 """Errors that end a run with a one-line reason and their own exit code.
 
-Exit codes of `tongbi run`: 0 published (or nothing changed); 1 unexpected error; 2 no readable
-bulletins; 3 dbt build failed; 4 quality gate failed; 5 another run is in progress: it holds the
+Exit codes of `tongbi run`: 0 published (or nothing changed), with or without quarantined
+documents (the JSON `run_end` event's `quarantined` counts them: 0 on a clean publish); 1 unexpected error; 2 no readable
+bulletins; 3 dbt build failed; 4 quality gate failed (with --strict, any error-level check;
+else one that cannot be traced to documents, or more than --max-quarantine of them); 5 another run is in progress: it holds the
 warehouse's run lock (a second run exits at once unless `--wait SECONDS`) or the project's build
 lock and did not let go in time; 6 a process other than tongbi holds the published warehouse
 open for writing (not read-only), so it cannot be read or replaced safely. On every non-zero

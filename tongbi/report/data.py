@@ -27,6 +27,7 @@ QUERIES: dict[str, str] = {
     "conflicts": "select * from conflicts order by metric_code, region_code, period_year, period_end_month, measure",
     "unresolved_names": "select * from unresolved_names order by n_mentions desc, raw_name",
     "rejected_documents": "select * from rejected_documents",
+    "quarantine": "select * from quarantine order by doc_id, suite, rule",
 }
 
 

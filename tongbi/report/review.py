@@ -29,6 +29,8 @@ class Quality:
     unresolved: Table | None
     n_unresolved: int
     rejected: Table | None
+    quarantined: Table | None = None
+    n_quarantined: int = 0
 
 
 def build_quality(ctx: Context) -> Quality | None:
@@ -80,7 +82,17 @@ def build_quality(ctx: Context) -> Quality | None:
                      [Column("文件", "Path"), Column("行", "Line"), Column("原因", "Reason")],
                      [[Cell(str(r.get("path"))), Cell(str(r.get("line") or "")), Cell(str(r.get("reason")))]
                       for r in rejected_rows]) if rejected_rows else None
-    if not results and unresolved is None and rejected is None:
+    quarantine_rows = ctx.wh.rows("quarantine")
+    quarantined = Table("quality-quarantine", "隔离的文件", "Quarantined documents (kept out of the marts)", [
+        Column("文件", "Document"), Column("规则", "Rule"), Column("依据", "Policy"), Column("原文", "Quote"),
+        Column("位置", "Offsets"), Column("运行", "Run")], [
+        [Cell(str(q["doc_id"]), q.get("source_url")), Cell(f"{q['suite']}.{q['rule']}"),
+         Cell(str(q["policy"]) + (f" vs {q['other_doc_id']}" if q.get("other_doc_id") else "")),
+         Cell(str(q.get("quote") or ""), None, "sample"),
+         Cell(f"{q['char_start']}–{q['char_end']}" if q.get("char_start") is not None else ""),
+         Cell(str(q.get("run_id") or ""))]
+        for q in quarantine_rows]) if quarantine_rows else None
+    if not results and unresolved is None and rejected is None and quarantined is None:
         return None
     return Quality(
         run_id=results[0]["run_id"] if results else "",
@@ -90,6 +102,7 @@ def build_quality(ctx: Context) -> Quality | None:
         n_failed_warning=sum(1 for r in results if not r["success"] and r["severity"] != "error"),
         failing=quality_tables["failing"], all_checks=quality_tables["all"],
         unresolved=unresolved, n_unresolved=len(unresolved_rows), rejected=rejected,
+        quarantined=quarantined, n_quarantined=len({q["doc_id"] for q in quarantine_rows}),
     )
 
 

@@ -38,6 +38,8 @@ RUN_HISTORY_COLUMNS: list[tuple[str, str, str]] = [
     ("documents_removed", "INTEGER", "Documents of the published warehouse no longer given: their rows were retired."),
     ("documents_unchanged", "INTEGER", "Documents identical to the published version."),
     ("documents_rejected", "INTEGER", "Files refused (see rejected_documents)."),
+    ("documents_quarantined", "INTEGER", "Documents kept out of the marts by a broken error-level rule "
+                                         "(see quarantine); 0 for a clean publish."),
     ("documents_extracted", "INTEGER", "Documents extracted by this run (cache misses)."),
     ("documents_reused", "INTEGER", "Documents whose rows came from the extraction cache."),
     ("statistics", "BIGINT", "Statistic mentions extracted (rows of raw_metrics)."),
@@ -90,7 +92,7 @@ def history_row(data: dict[str, Any]) -> dict[str, Any]:
         "duration_s": data.get("duration_s"), "last_stage": data.get("stage"),
         "documents_loaded": docs.get("loaded"), "documents_added": docs.get("added"),
         "documents_changed": docs.get("changed"), "documents_removed": docs.get("removed"),
-        "documents_unchanged": docs.get("unchanged"), "documents_rejected": docs.get("rejected"),
+        "documents_unchanged": docs.get("unchanged"), "documents_rejected": docs.get("rejected"), "documents_quarantined": (data.get("quarantine") or {}).get("documents"),
         "documents_extracted": docs.get("extracted"), "documents_reused": docs.get("reused"),
         "statistics": docs.get("statistics"),
         "table_rows": json.dumps(tables, sort_keys=True) if tables else None,

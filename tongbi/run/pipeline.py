@@ -56,11 +56,13 @@ from .build import dbt_build
 from .history import append_history, history_path, history_row, pending_history, write_run_history
 from .lock import WAREHOUSE_WAIT_S, RunLock, describe_holder, lock_path, lock_timeout
 from .publish import publish, staging_path
+from .quarantine import (DEFAULT_MAX_SHARE, MAX_ROUNDS, blame, carried, filter_raw_metrics, keep_originals,
+                         locate, offence_rows, read_quarantine, summary_of, too_many, write_quarantine)
 from .recovery import recover, recover_seeds
 from .seeding import extract_to_seeds, move_into_place
 from .state import (PublishedState, build_fingerprint, cache_root, compare, input_fingerprint_of_digests,
                     read_previous)
-from .summary import EventLog, RunSummary, print_summary
+from .summary import EventLog, RunSummary, print_quarantine, print_summary
 
 DEFAULT_BULLETINS = PROJECT_ROOT / "data" / "bulletins"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
@@ -88,6 +90,8 @@ class RunOptions:
     skip_unchanged: bool = False      # nothing changed: leave the published file byte-identical
     wait: float | None = None         # seconds to wait for another run of the warehouse
     log_format: str = "text"          # text | json (one JSON object per line on stderr)
+    strict: bool = False              # any error-level failure blocks publishing: no quarantine
+    max_quarantine: float = DEFAULT_MAX_SHARE   # a larger share of quarantined documents fails the run
 
 
 @dataclass
@@ -128,7 +132,8 @@ def run(opts: RunOptions) -> int:
     log = EventLog(opts.log_format, run_id)
     summary = RunSummary(run_id, run_dir, warehouse=warehouse, staging=staging, paths=paths,
                          year=opts.year, docs_dir=docs_dir)
-    summary.data["options"] = {"force": opts.force, "skip_unchanged": opts.skip_unchanged}
+    summary.data["options"] = {"force": opts.force, "skip_unchanged": opts.skip_unchanged, "strict": opts.strict,
+                               "max_quarantine": opts.max_quarantine}
     summary.write()
     log.event("run_start", warehouse=str(warehouse), paths=[str(p) for p in paths], force=opts.force,
               pid=os.getpid(), host=socket.gethostname(), summary=str(summary.path))
@@ -202,44 +207,97 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
             log.event("documents", **summary.data["documents"])
             raise NoDocuments(f"no readable bulletins in {', '.join(map(str, paths))}")
         previous = read_previous(warehouse)
+        documents_now = {d["doc_id"]: d["sha256"] for d in result.documents}
         changes = compare(previous.documents, result.documents)
-        fingerprint = input_fingerprint_of_digests(build_fingerprint(extractor_fp), digests)
+        # the quarantine policy shapes the published data as much as the seeds do
+        policy = "strict" if opts.strict else f"quarantine at most {opts.max_quarantine!r}"
+        fingerprint = input_fingerprint_of_digests(build_fingerprint(extractor_fp),
+                                                   {**digests, "quarantine policy": policy.encode()})
         unchanged = previous.input_fingerprint == fingerprint
         summary.incremental(changes, cache, fingerprint, previous, unchanged and not opts.force)
         log.event("documents", **{k: v for k, v in summary.data["documents"].items() if k != "rejects"})
         result.release()   # only the counts are needed from here: dbt and the gate come next
 
+    n_documents = result.n_documents
+    kept = [] if opts.strict else carried(read_quarantine(warehouse), documents_now)
     if unchanged and not opts.force:
+        summary.data["quarantine"] = summary_of(kept, n_documents, opts.max_quarantine, opts.strict, 0, set())
         _publish_unchanged(opts, warehouse, staging, run_dir, previous, timer, summary, log)
         cache.prune()
         return
 
-    build_lock = RunLock(BUILD_LOCK, f"the project's seeds and dbt target ({PROJECT_ROOT})")
-    build_lock.acquire(summary.run_id, opts.wait if opts.wait is not None else lock_timeout(), opts.progress)
-    summary.data["lock_wait_s"]["build"] = build_lock.waited_s
-    try:
-        summary.recovered(recover_seeds())
-        with timer.run("load seeds", opts.progress):
-            for name in LOADER_SEEDS:
-                move_into_place(staged / name, SEEDS_DIR / name)
-        with timer.run("dbt build", opts.progress):
-            recover(staging)
-            keep = tuple(fd for fd in (lock.fd, build_lock.fd) if fd is not None)
-            dbt_build(staging, run_dir, keep)
-    finally:
-        build_lock.release()
-    with timer.run("expectations", opts.progress):
-        gate = quality.run_gate(staging, EXPECTATIONS_DIR, docs_dir)
-        quality.write_audit_results(staging, gate, summary.run_id)
+    excluded = {str(r["doc_id"]) for r in kept}
+    originals = None if opts.strict else keep_originals(staged, LOADER_SEEDS)
+
+    def build(round_no: int) -> Any:
+        """Seeds (without the quarantined documents' rows), dbt build and the gate."""
+        suffix = f", quarantine round {round_no}" if round_no else ""
+        build_lock = RunLock(BUILD_LOCK, f"the project's seeds and dbt target ({PROJECT_ROOT})")
+        build_lock.acquire(summary.run_id, opts.wait if opts.wait is not None else lock_timeout(), opts.progress)
+        summary.data["lock_wait_s"]["build"] = (summary.data["lock_wait_s"]["build"] or 0) + build_lock.waited_s
+        try:
+            summary.recovered(recover_seeds())
+            with timer.run("load seeds" + suffix, opts.progress):
+                for name in LOADER_SEEDS:
+                    if round_no == 0:
+                        move_into_place(staged / name, SEEDS_DIR / name)
+                    elif originals is not None and name != "raw_metrics.csv":  # another run may have written seeds/
+                        shutil.copyfile(originals / name, SEEDS_DIR / (name + ".tmp"))
+                        os.replace(SEEDS_DIR / (name + ".tmp"), SEEDS_DIR / name)
+                if excluded and originals is not None:
+                    filter_raw_metrics(originals / "raw_metrics.csv", SEEDS_DIR / "raw_metrics.csv", excluded)
+            with timer.run("dbt build" + suffix, opts.progress):
+                recover(staging)
+                keep = tuple(fd for fd in (lock.fd, build_lock.fd) if fd is not None)
+                dbt_build(staging, run_dir, keep)
+        finally:
+            build_lock.release()
+        with timer.run("expectations" + suffix, opts.progress):
+            return quality.run_gate(staging, EXPECTATIONS_DIR, docs_dir)
+
+    if too_many(len(excluded), n_documents, opts.max_quarantine):
+        raise GateFailed(f"{len(excluded)} of {n_documents} documents are quarantined and unchanged, more than "
+                         f"--max-quarantine {opts.max_quarantine:.0%}; {warehouse.name} left unchanged")
+    gate = build(0)
+    new: list[Any] = []
+    rounds, why_not = 0, ""
+    while not gate.passed and not opts.strict:
+        verdict = blame(gate.results)
+        fresh = verdict.doc_ids - excluded
+        if verdict.untraceable:
+            why_not = f"not quarantined: {', '.join(verdict.untraceable)} cannot be traced to a document"
+        elif not fresh or rounds >= MAX_ROUNDS:
+            why_not = f"still failing after quarantining {len(excluded)} documents in {rounds} rebuilds"
+        elif too_many(len(excluded | fresh), n_documents, opts.max_quarantine):
+            why_not = (f"it would quarantine {len(excluded | fresh)} of {n_documents} documents, more than "
+                       f"--max-quarantine {opts.max_quarantine:.0%}: a systemic fault, not a bad page")
+        if why_not:
+            break
+        found = locate(staging, [o for o in verdict.offences if o.doc_id in fresh])
+        new.extend(found)
+        excluded |= fresh
+        rounds += 1
+        for o in found:
+            log.event("quarantine", doc_id=o.doc_id, suite=o.suite, rule=o.check, policy=o.policy, quote=o.quote)
+            if opts.progress:
+                print(f"  quarantined {o.doc_id}: {o.suite}.{o.check} ({o.policy}) 「{o.quote or ''}」",
+                      file=sys.stderr, flush=True)
+        gate = build(rounds)
+    quarantined = kept + offence_rows(new, summary.run_id, dt.datetime.now(dt.timezone.utc))
+    summary.data["quarantine"] = summary_of(quarantined, n_documents, opts.max_quarantine, opts.strict, rounds,
+                                            {o.doc_id for o in new})
+    quality.write_audit_results(staging, gate, summary.run_id)
     summary.gate(gate)
     summary.tables(staging)
     log.gate(summary.data["gate"])
     if not gate.passed:
         if not log.json:
             print(quality.format_gate_table(gate), file=sys.stderr)
-        raise GateFailed(f"quality gate failed: {gate_failures(gate)}; "
-                         f"{warehouse.name} left unchanged, staging kept at {staging}")
+        raise GateFailed(f"quality gate failed: {gate_failures(gate)}; " + (f"{why_not}; " if why_not else "")
+                         + f"{warehouse.name} left unchanged, staging kept at {staging}")
     with timer.run("publish", opts.progress):
+        write_quarantine(staging, quarantined, summary.run_id)
+        summary.tables(staging)
         summary.publishing()
         history = previous.history + pending_history(history_path(warehouse), warehouse, previous.history)
         write_run_history(staging, history + [history_row(summary.data)])
@@ -252,6 +310,7 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
     if not log.json:
         print_summary(warehouse, gate, timer.stages, result.n_documents, len(result.rejected),
                       result.n_mentions, EXAMPLE_SQL, docs_dir, summary.data["documents"])
+        print_quarantine(quarantined, n_documents)
         print(f"Run summary: {summary.path}")
 
 

@@ -14,6 +14,9 @@ The JSON summary (one object, UTF-8, written atomically):
   lock and for the project's build lock (other runs); ``tables``: rows per table of the warehouse it built;
 * ``gate``: passed, counts, timings, the Data Docs index, and ``failed_checks``: every failing
   check (errors first) with its offending rows — document id, quote and keys;
+* ``quarantine``: ``documents`` (how many are kept out of the marts by this publish, carried ones
+  included), ``share``, ``max_share``, ``strict``, ``rebuilds``, ``doc_ids``, ``new_doc_ids``,
+  ``carried_doc_ids`` and one row per document and broken rule (tongbi/run/quarantine.py);
 * ``mode``: ``full`` (extracted what changed, built, audited), ``unchanged`` (the inputs equal
   those of the published build: no rebuild); ``documents`` also counts the documents ``added``,
   ``changed``, ``removed`` and ``unchanged`` against the published warehouse, and how many were
@@ -25,8 +28,10 @@ would have had, in the warehouse's ``run_history`` table (`RUN_HISTORY_COLUMNS`)
 
 With ``--log-format json`` (`EventLog`) stderr carries one JSON object per line: ``run_start``,
 ``stage_start`` / ``stage_end``, ``reject``, ``documents``, ``unchanged``, ``gate``, ``publish``,
-``recovery``, ``message`` (any other line a library or tongbi printed), and last ``run_end``
-with the status, exit code, error, rows per table and the path of the JSON summary.
+``recovery``, ``quarantine`` (one per document and broken rule, as it is quarantined),
+``message`` (any other line a library or tongbi printed), and last ``run_end`` with the status,
+exit code, error, ``quarantined`` (documents kept out of the marts: 0 for a clean publish), rows
+per table and the path of the JSON summary.
 """
 from __future__ import annotations
 
@@ -94,6 +99,20 @@ def print_summary(warehouse: Path, gate: object, stages: dict[str, float], n_doc
     print(f"\nPublished warehouse: {warehouse}")
     print("\nExample query:\n" + example_sql + "\n")
     print(format_rows(cols, rows))
+
+
+def print_quarantine(rows: list[dict[str, Any]], n_documents: int) -> None:
+    """The documents kept out of the marts by this publish, each with its broken rule and quote."""
+    docs = sorted({str(r["doc_id"]) for r in rows})
+    if not docs:
+        print("\nQuarantine: no document quarantined")
+        return
+    print(f"\nQuarantine: {len(docs)} of {n_documents} documents kept out of the marts "
+          "(table quarantine; they publish again when their bytes change)")
+    for r in sorted(rows, key=lambda r: (str(r["doc_id"]), str(r["suite"]), str(r["rule"]))):
+        other = f" vs {r['other_doc_id']}" if r.get("other_doc_id") else ""
+        print(f"  {r['doc_id']}: {r['suite']}.{r['rule']} ({r['policy']}{other}) 「{r.get('quote') or ''}」"
+              + f" (run {r['run_id']})")
 
 
 # ------------------------------------------------------------------------------ JSON run summary
@@ -313,7 +332,9 @@ class EventLog:
                               if k not in ("rejects", "added_ids", "changed_ids", "removed_ids")},
                    tables=data.get("tables"), stages=data.get("stages"),
                    warehouse=(data.get("warehouse") or {}).get("path"),
-                   published=(data.get("warehouse") or {}).get("published"), summary=str(summary_path))
+                   published=(data.get("warehouse") or {}).get("published"),
+                   quarantined=(data.get("quarantine") or {}).get("documents"),
+                   quarantined_doc_ids=(data.get("quarantine") or {}).get("doc_ids"), summary=str(summary_path))
 
 
 class JsonLines(io.TextIOBase):
