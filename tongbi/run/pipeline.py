@@ -5,6 +5,12 @@ Write-audit-publish: everything is built into a staging file beside the warehous
 over the published file with one atomic rename. A failed run leaves the published warehouse
 byte-identical and keeps the staging file for inspection.
 
+Quarantine (tongbi/run/quarantine.py): when error-level expectations fail, the documents whose
+figures break them are quarantined — their rows filtered out of the raw_metrics seed, dbt built
+and the gate run again without them — and the rest publishes with a `quarantine` table naming
+them. `--strict` keeps the all-or-nothing gate; more than `--max-quarantine` of the documents, or
+a failure no document can be blamed for, fails the run as before.
+
 Faults. A run can die at any point (kill -9, OOM, power) without harming the published file:
 nothing but `os.replace` ever touches it. What a dead run leaves behind is cleaned up by the
 next one: it takes the warehouse's lock (`<name>.duckdb.lock`, an flock the kernel drops when its

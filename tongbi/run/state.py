@@ -4,7 +4,7 @@
   build depends on: models, macros, dbt_project.yml, profiles.yml, the expectation suites, the
   seed writer and the gate's code (tongbi/gate/), the versions of dbt, DuckDB, polars and Great
   Expectations. A run's input fingerprint is the build fingerprint together with the bytes of
-  the three seed files it would write: when it equals the fingerprint recorded in the published
+  the three seed files it would write (and the quarantine policy: --strict, --max-quarantine): when it equals the fingerprint recorded in the published
   warehouse's `run_history`, a rebuild would give the same warehouse, so none is made.
 * **The manifest** of a build is the `documents` table of the published warehouse (doc_id,
   path, sha256 of the file's bytes): comparing it with this run's documents gives the documents
@@ -31,10 +31,11 @@ BUILD_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "polars", "great-expectati
 
 def build_code() -> list[Path]:
     """The code that shapes the data and the gate's verdict (run bookkeeping does not): the seed
-    writer and the gate's modules."""
+    writer, the gate's modules and the quarantine (which documents reach the marts)."""
     import loaders.seeds
 
-    return [Path(loaders.seeds.__file__).resolve(), *files_matching(GATE_CODE, ["**/*.py"])]
+    quarantine = Path(__file__).resolve().parent / "quarantine.py"
+    return [Path(loaders.seeds.__file__).resolve(), quarantine, *files_matching(GATE_CODE, ["**/*.py"])]
 
 
 def cache_root(warehouse: Path) -> Path:
