@@ -277,3 +277,24 @@ def test_max_quarantine_takes_a_share_or_a_percentage() -> None:
     assert parse_share("0.2") == pytest.approx(0.2) and parse_share("20%") == pytest.approx(0.2)
     with pytest.raises(ValueError, match="between 0 and 1"):
         parse_share("120%")
+
+
+def test_two_bulletins_of_one_date_with_two_figures_are_both_quarantined(site: Site, tmp_path: Path) -> None:
+    """No majority: restated-projects says 1878 projects where xj-invest-2025q1, of the same
+    date, says 1778; nothing says which stands, so neither is published (2 of 7 documents: above
+    the default 20 %, hence --max-quarantine 40%)."""
+    restated = PROJECT / "tests" / "fixtures" / "quarantine" / "restated-projects.md"
+    wh = tmp_path / "warehouse.duckdb"
+    shutil.copy2(site.clean, wh)
+    proc = run_tongbi(folder_with(tmp_path, restated), "--warehouse", wh, "--quiet", "--max-quarantine", "40%")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = {r["doc_id"]: r for r in quarantine_rows(wh)}
+    assert set(found) == {"restated-projects", "xj-invest-2025q1"}
+    for doc, other in (("restated-projects", "xj-invest-2025q1"), ("xj-invest-2025q1", "restated-projects")):
+        r = found[doc]
+        assert r["rule"] == "restated_value_agrees_across_documents" and r["policy"] == NO_MAJORITY
+        assert r["other_doc_id"] == other and r["quote"] and r["other_quote"] and r["quote"] != r["other_quote"]
+    assert "1878" in found["restated-projects"]["quote"] and "1778" in found["xj-invest-2025q1"]["quote"]
+    (n,), = query(wh, "select count(*) from fct_metric_mentions "
+                      "where doc_id in ('restated-projects', 'xj-invest-2025q1')")
+    assert n == 0
