@@ -184,7 +184,12 @@ class HomeResolver:
                     score[key] += weight
         if not score:
             return self._home_from_url(doc.source_url) or self.default_home
-        return max(score, key=lambda c: (score[c], -first.get(c, 0)))
+        home = max(score, key=lambda c: (score[c], -first.get(c, 0)))
+        # a statistical grouping or a zone (北疆地区, 兰州新区) is a part a bulletin reports on, not
+        # where it is from: its home is the administrative region the part lies in
+        while self.vocab.level_class(home) in ("grouping", "zone") and self.vocab.region_parent(home):
+            home = self.vocab.region_parent(home)
+        return home
 
     def _home_from_url(self, url: str) -> str:
         """A bulletin that names no place at all (全市完成…) may still carry it in its address:
