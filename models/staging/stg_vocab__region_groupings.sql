@@ -1,0 +1,22 @@
+-- Members of the groupings (北疆地区, 东部地区, 成都经济区 …): a grouping is not an
+-- administrative level, so its members are listed rather than read from parent_code.
+
+with
+
+source as (
+
+    select * from {{ ref('region_groupings') }}
+
+),
+
+renamed as (
+
+    select
+        {{ clean_text('grouping_code') }} as grouping_code,
+        {{ clean_text('member_code') }} as member_code
+
+    from source
+
+)
+
+select * from renamed
