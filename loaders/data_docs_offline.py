@@ -169,6 +169,8 @@ def copy_assets(site: Path, manifest: Manifest) -> None:
             if not (src / rel).is_file():
                 raise DataDocsAssetError(manifest.source_dir / "assets.toml", None,
                                          f"{src / rel} is missing: run `python -m loaders.data_docs_offline vendor`")
+            if (dst / rel).is_file() and (dst / rel).read_bytes() == (src / rel).read_bytes():
+                continue
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src / rel, dst / rel)
 
@@ -257,11 +259,11 @@ def references(path: Path) -> Iterator[Reference]:
         yield Reference(path, line, url, _resolve(url, path.parent))
 
 
-def check_site(site: Path) -> list[Reference]:
-    """Every resource the site's pages load, following local style sheets to what they load."""
+def check_site(site: Path, pages: Sequence[Path] | None = None) -> list[Reference]:
+    """Every resource the site's pages (or the given ones) load, following local style sheets to what they load."""
     refs: list[Reference] = []
     seen: set[Path] = set()
-    queue = sorted(site.rglob("*.html"))
+    queue = sorted(site.rglob("*.html")) if pages is None else list(pages)
     while queue:
         path = queue.pop(0)
         for ref in references(path):

@@ -124,6 +124,20 @@ def test_a_second_build_changes_nothing(site: tuple[Path, GateResult], tmp_path:
     assert {p: p.read_bytes() for p in docs.rglob("*") if p.is_file()} == before
 
 
+def test_the_next_run_into_the_same_site_is_offline_too(site: tuple[Path, GateResult], tmp_path: Path) -> None:
+    """runs/data_docs serves every run: GX replaces the earlier run's pages with the new run's."""
+    docs = tmp_path / "data_docs"
+    shutil.copytree(site[0], docs)
+    earlier = validation_pages(docs)
+    result = run_gate(site[0].parent / "warehouse.duckdb", SUITES, docs)
+    assert not [n for n in result.notes if n.startswith("Data Docs")], result.notes
+    latest = validation_pages(docs)
+    assert len(latest) == len(earlier) and not latest & earlier
+    assert [f"{r.where}: {r.problem}" for r in check_site(docs) if r.problem] == []
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    assert all(page in index for page in latest)
+
+
 def test_an_unknown_cdn_address_is_reported_with_its_page_and_line(site: tuple[Path, GateResult],
                                                                  tmp_path: Path) -> None:
     docs = tmp_path / "data_docs"
