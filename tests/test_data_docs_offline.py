@@ -1,4 +1,4 @@
-"""Data Docs that open with no network (loaders/data_docs_offline.py).
+"""Data Docs that open with no network (tongbi/gate/offline.py).
 
 The gate builds its Data Docs site on a small warehouse with planted faults (the one
 tests/test_quality.py builds); the site is then opened from disk in headless Chromium with every
@@ -20,8 +20,8 @@ import pytest
 from headless import Browser, PageVisit, find_chromium
 from test_quality import BROKEN_INDUSTRY, BROKEN_REGION, BROKEN_SQL, SUITES, build_warehouse
 
-from loaders.data_docs_offline import MANIFEST, SITE_VENDOR, check_site, load_manifest, make_offline
-from loaders.quality import GateResult, run_gate
+from tongbi.gate.offline import MANIFEST, SITE_VENDOR, check_site, load_manifest, make_offline
+from tongbi.gate import GateResult, run_gate
 
 CHROMIUM = find_chromium()
 needs_browser = pytest.mark.skipif(

@@ -453,7 +453,7 @@ def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None) -> G
             if docs_dir is not None:
                 docs_dir.mkdir(parents=True, exist_ok=True)
                 context.build_data_docs(site_names=["tongbi_quality"])
-                from loaders.data_docs_offline import make_offline  # noqa: PLC0415
+                from .offline import make_offline  # noqa: PLC0415
                 notes.extend(make_offline(docs_dir))  # GX's pages load their assets from CDNs
                 docs_index = docs_dir / "index.html"
     finally:

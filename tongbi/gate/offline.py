@@ -8,8 +8,8 @@ and the CDN addresses the templates use); after every build `make_offline` copie
 site's static/vendor/, points every page at them with paths relative to the page, and returns a
 note for each reference that still leaves the disk or names a file that is not there.
 
-    python -m loaders.data_docs_offline vendor     # re-pack the assets from npm (needs npm)
-    python -m loaders.data_docs_offline check DIR  # list a built site's online or missing references
+    python -m tongbi.gate.offline vendor     # re-pack the assets from npm (needs npm)
+    python -m tongbi.gate.offline check DIR  # list a built site's online or missing references
 """
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def copy_assets(site: Path, manifest: Manifest) -> None:
         for rel in [f.path for f in pkg.files] + (["LICENSE"] if pkg.license_text else list(pkg.license_files)):
             if not (src / rel).is_file():
                 raise DataDocsAssetError(manifest.source_dir / "assets.toml", None,
-                                         f"{src / rel} is missing: run `python -m loaders.data_docs_offline vendor`")
+                                         f"{src / rel} is missing: run `python -m tongbi.gate.offline vendor`")
             if (dst / rel).is_file() and (dst / rel).read_bytes() == (src / rel).read_bytes():
                 continue
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -324,7 +324,7 @@ def vendor(manifest_path: Path = MANIFEST) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loaders.data_docs_offline", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tongbi.gate.offline", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("vendor", help="re-pack the assets named in data_docs_static/assets.toml (needs npm)")
     check = sub.add_parser("check", help="list a Data Docs site's references that are online or missing")
