@@ -41,6 +41,7 @@ DENOMINATOR = re.compile(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆
                          r"(?:居|位居|位列|位于|排名|排|列|保持)(?=[^，,；;。]{0,14}?(?:第[一二三四五六七八九十\d]|首位|前列|榜首))|"
                          # what a place is within a wider one: 是全疆棉花生产大区, 是全国重要的能源基地
                          r"(?:是|为|成为)(?=(?:全疆|全区|全国|全省|全市)[^，,；;。\d]{0,12}(?:大区|大县|大市|大省|之一|基地|中心|枢纽))")
+PROGRESS = re.compile(r"完成[^，,；;。]{0,8}?(?:计划|目标|任务)")   # progress reported against a plan
 DENOMINATOR_END = re.compile(r"[，,；;。]|\d")
 _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
@@ -360,6 +361,9 @@ class Extractor:
                 continue
             for cue in self.cues[scope, kind]:
                 if cue.pattern.search(where):
+                    if cue.measure == "level_or_target":
+                        rest = t[q.end:clause_end(t, q.end, "。！？!?\n")]
+                        return ("target" if PROGRESS.search(rest) else "level"), cue.sign
                     return cue.measure, cue.sign
         if kind == "amount":
             return "level", 1
