@@ -182,7 +182,8 @@ class Extractor:
         topics = self.places.section_topics(t, paragraphs, region_hits, home)
         current_paragraph = -1
         for (s_start, s_end) in sentences:
-            p_start = para_starts[bisect.bisect_right(para_starts, s_start) - 1]
+            p_index = bisect.bisect_right(para_starts, s_start) - 1
+            p_start, p_end = paragraphs[p_index]
             if p_start != current_paragraph:
                 # "the last metric measured in this unit" holds within a paragraph only
                 current_paragraph, metric_by_unit = p_start, {}
@@ -254,6 +255,7 @@ class Extractor:
                     # 8月25日，…集中签约大会召开。大会…签约项目共45个: an event's figures are of its
                     # month, unless their paragraph names a period of its own
                     period = self.periods.event_period(t, p_start, doc) or period
+                period = self.periods.named_event_period(t, s_start, p_end, q, local, doc) or period
                 kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
                 if period is None or period.start < s_start and kind_of_metric == "stock" and period.kind != "as_of":
                     # a stock takes a date carried from before (年末…。其中，男性…), never a flow's span

@@ -14,6 +14,9 @@ from .numbers import Quantity
 from .vocabulary import Vocabulary
 
 FLOW_KINDS = ("ytd", "year", "quarter", "month")
+NAMED_EVENT = re.compile(r"第[一二三四五六七八九十百零〇\d]+届[^，,；;。\d]{0,12}?(?:会|节|展)")
+EVENT_DATE = re.compile(r"(?:(?P<year>(?:19|20)\d\d)年|(?P<rel>去年|今年|上年))?(?P<month>1[0-2]|[1-9])月(?:\d{1,2}日)?"
+                        r"[^，,；;。\d]{0,3}?(?:闭幕|开幕|举办|举行|召开)")
 EVENT = re.compile(r"召开|举行|举办|开幕|闭幕|签约|启动|开工|揭牌")
 # a period a figure is compared with, not the figure's own: 比一季度, 较1-7月, 快于一季度、2016年全年
 COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超过|同|与|和)(?:[^，,；;。\d]{0,8}[、和])?$")
@@ -119,6 +122,23 @@ class PeriodReader:
         if m is None or not EVENT.search(t, m.end(), end) or doc.reference_year is None:
             return None
         return Period(doc.reference_year, int(m[1]), "other", m.start(), False)
+
+    @staticmethod
+    def named_event_period(t: str, s_start: int, p_end: int, q: Quantity, clause: str,
+                           doc: Document) -> Period | None:
+        """第十九届兰洽会签约项目1093个，签约金额6129亿元，从2013年6月闭幕至今…: what was signed at
+        a numbered event is of the month the text dates the event to."""
+        if "签约" not in clause or doc.reference_year is None:
+            return None
+        events = list(NAMED_EVENT.finditer(t, s_start, q.start))
+        if not events:
+            return None
+        nxt = NAMED_EVENT.search(t, q.end, p_end)
+        m = EVENT_DATE.search(t, events[-1].end(), nxt.start() if nxt else p_end)
+        if m is None:
+            return None
+        year = int(m["year"]) if m["year"] else doc.reference_year - (1 if m["rel"] in ("去年", "上年") else 0)
+        return Period(year, int(m["month"]), "other", m.start(), bool(m["year"] or m["rel"]))
 
     @staticmethod
     def choose(hits: list[tuple[int, int, Period, int]], s_start: int, p_start: int, q: Quantity,
