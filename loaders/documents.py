@@ -34,6 +34,7 @@ _CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _FULL_WIDTH = re.compile("[" + "".join(map(re.escape, _FULL_TO_HALF)) + "]")
 # a line break with the blank space after it (a run of several lines breaks is one run)
 _HEADING = re.compile(r"[ \t\u3000]*(?:[一二三四五六七八九十]+、|[(（][一二三四五六七八九十]+[)）])")
+_TABLE_ROW = re.compile(r"\S(?:\t|[ \u3000\u00a0]{2,}|[|｜])\s*\S")
 _BREAK_RUN = re.compile("\n[ \t\n\u3000\u00a0]*")
 # one `key: value` line of front matter whose value YAML would read as a plain scalar
 _SIMPLE_ENTRY = re.compile(r"([A-Za-z_][\w-]*):[ \t]+([^-?:,\[\]{}#&*!|>'\"%@`\s](?:(?!: | #).)*?)[ \t]*")
@@ -237,9 +238,13 @@ def build_match_view(text: str, body_start: int, converter: ScriptConverter) -> 
         nxt = half[j] if j < len(half) else ""
         # …839.6亿元 / 2017年，… is a headline followed by a new statement, not one sentence
         ends_quantity = any(c.isdigit() for c in tail)
-        # a numbered heading (二、各县市情况) ends at its line: never rejoined to the paragraph
+        # a numbered heading (二、各县市情况) ends at its line, and so does a table's row (cells
+        # apart by tabs or runs of spaces): neither is rejoined to what follows
         line_start = half.rfind("\n", 0, i) + 1
-        if i - line_start <= 30 and _HEADING.match(half, line_start):
+        next_end = half.find("\n", j)
+        if i - line_start <= 30 and _HEADING.match(half, line_start) \
+                or _TABLE_ROW.search(half, line_start, i) \
+                or _TABLE_ROW.search(half, j, next_end if next_end >= 0 else len(half)):
             continue
         if prev and nxt and prev not in SENTENCE_END and (_is_cjk(prev) or prev.isdigit() or prev in "%）)”") \
                 and (_is_cjk(nxt) or nxt.isdigit() or nxt in "（(“") and not (ends_quantity and nxt.isdigit()):

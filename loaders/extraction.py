@@ -26,6 +26,7 @@ from .matching import (LIST_SEP, SENTENCE_SEP, ClauseStarts, Hit, TermMatcher, c
 from .numbers import Quantity, QuantityFinder
 from .periods import FLOW_KINDS, NOW, Period, PeriodReader, dated_by_lead
 from .places import NOT_SUBJECT_PLACE, ORGANISATION, HomeResolver, PlaceMatcher
+from .tables import find_tables
 from .vocabulary import Vocabulary
 
 LIST_SEP_VERB = re.compile(r"^\s*(?:、|和|及|与)\s*(?:增长|下降|提高|回落|减少|增加)\s*$")
@@ -307,6 +308,8 @@ class Extractor:
                     metric_by_unit[_unit_family(q.unit)] = metric_code
             mentions.extend(self._ratios(doc, s_start, s_end, industry_hits_w, default_region,
                                          subj_regions, period_hits_w, p_start, lead_period))
+        mentions.extend(self._table_mentions(doc, region_hits, industry_hits, breakdown_hits, period_hits,
+                                             default_region, lead_period, mentions))
         mentions.sort(key=lambda m: (m.char_start, m.char_end, m.measure, m.value))
         for i, m in enumerate(mentions, 1):
             m.mention_seq = i
@@ -535,6 +538,33 @@ class Extractor:
                               "", period.year, period.end_month, period.kind, "", "", "", region_code,
                               self.vocab.region_name(region_code), region.raw if region else "", code,
                               self.vocab.industries.get(code, ""), "", "", doc.source_url, doc.published, "ratio")
+
+
+    def _table_mentions(self, doc: Document, regions: list[Hit], industries: list[Hit], breakdowns: list[Hit],
+                        periods: list[tuple[int, int, Period, int]], default_region: str,
+                        lead_period: Period | None, found: list[Mention]) -> Iterable[Mention]:
+        """The bare numbers of a communiqué's tables, each under its column's measure and unit."""
+        t = doc.match_text
+        taken = {(m.char_start, m.char_end) for m in found}
+        for table in find_tables(t, doc.body_start, self.vocab):
+            named = [p[2] for p in periods if table.title_start <= p[0] < table.header_start]
+            period = named[-1] if named else lead_period or Period(doc.reference_year, doc.reference_month, "as_of")
+            for cell in table.cells:
+                label_end = cell.label_start + len(cell.label)
+                region = next((h for h in regions if cell.label_start <= h.start < label_end), None)
+                industry = next((h for h in industries if cell.label_start <= h.start < label_end), None)
+                breakdown = ";".join(h.code for h in breakdowns if cell.label_start <= h.start < label_end)
+                cs, ce = doc.span(cell.label_start, cell.end)
+                if (cs, ce) in taken:
+                    continue
+                region_code = region.code if region and region.code and not region.code.startswith("@") \
+                    else default_region
+                yield Mention(doc.doc_id, 0, doc.text[cs:ce], cs, ce, cell.column.measure, cell.value,
+                              cell.column.unit, cell.raw, cell.column.unit_raw, "", period.year, period.end_month,
+                              period.kind, "", "", cell.label, region_code, self.vocab.region_name(region_code),
+                              region.raw if region else "", industry.code if industry else "",
+                              self.vocab.industries.get(industry.code, "") if industry else "",
+                              industry.raw if industry else "", breakdown, doc.source_url, doc.published, "table")
 
 
 @dataclass(frozen=True)
