@@ -50,4 +50,4 @@ bench: setup bench/.venv/.installed
 
 clean:
 	rm -rf $(VENV) target logs runs reports warehouse*.duckdb* seeds/raw_metrics.csv seeds/documents.csv \
-	    seeds/rejected_documents.csv
+	    seeds/rejected_documents.csv seeds/document_texts.csv

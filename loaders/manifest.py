@@ -39,12 +39,13 @@ from .documents import MAX_BYTES
 from .extraction import Mention
 from .vocabulary import GRAMMAR_DIR, PROJECT_ROOT, SEEDS_DIR
 
-LOADER_SEEDS = ("raw_metrics.csv", "documents.csv", "rejected_documents.csv")
+LOADER_SEEDS = ("raw_metrics.csv", "documents.csv", "rejected_documents.csv", "document_texts.csv")
 LOADERS = PROJECT_ROOT / "loaders"
 EXTRACTION_CODE = ("documents.py", "numbers.py", "extraction.py", "corpus.py", "vocabulary.py", "schema.py",
-                   "seeds.py")   # seeds.py: the cache holds rows formatted as seed lines
+                   "seeds.py",   # seeds.py: the cache holds rows formatted as seed lines
+                   "formats/__init__.py", "formats/html.py", "formats/pdf.py", "formats/radicals.csv")
 BUILD_CODE = ("seeds.py", "quality.py")   # what shapes the data and the gate's verdict; run bookkeeping does not
-EXTRACTION_PACKAGES = ("opencc", "cn2an", "PyYAML", "charset-normalizer")
+EXTRACTION_PACKAGES = ("opencc", "cn2an", "PyYAML", "charset-normalizer", "trafilatura", "pypdf")
 BUILD_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "polars", "great-expectations")
 CACHE_FORMAT = "2"   # 2: one file per document: its row as JSON, then its raw_metrics seed lines
 

@@ -60,6 +60,7 @@ from .manifest import (DocumentCache, PublishedState, build_fingerprint, cache_r
 import polars as pl
 
 from .schema import DOCUMENTS_SCHEMA, RAW_METRICS_SCHEMA
+from . import document_texts
 from .seeds import SortedCsvWriter, csv_bytes, header_csv, rejected_frame
 from .vocabulary import PROJECT_ROOT, SEEDS_DIR, load_vocabulary
 
@@ -71,7 +72,7 @@ except ImportError:  # pragma: no cover - Windows: runs are not locked there
 DEFAULT_BULLETINS = PROJECT_ROOT / "data" / "bulletins"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 BUILD_LOCK = PROJECT_ROOT / "target" / "tongbi-build.lock"
-LOADER_SEEDS = ("raw_metrics.csv", "documents.csv", "rejected_documents.csv")
+LOADER_SEEDS = ("raw_metrics.csv", "documents.csv", "rejected_documents.csv", "document_texts.csv")
 LOCK_TIMEOUT_S = 600.0    # how long to wait for the project's build lock (another warehouse's run)
 # how long to wait for the warehouse's own lock: 0, a second run of the same warehouse exits at
 # once (Busy, exit code 5); --wait SECONDS or TONGBI_LOCK_TIMEOUT (both locks) override
@@ -420,6 +421,7 @@ def _extract_to_seeds(paths: list[Path], year: int | None, progress: Any, cache:
     `seeds.write_csv` of the whole frames writes."""
     result = CorpusCounts()
     writer = SortedCsvWriter(staged / "raw_metrics.csv", header_csv(RAW_METRICS_SCHEMA))
+    texts = SortedCsvWriter(staged / document_texts.SEED_NAME, document_texts.header_csv())
     try:
         for item in iter_corpus(paths, load_vocabulary(), year, progress, cache):
             if item.row is None:
@@ -429,9 +431,13 @@ def _extract_to_seeds(paths: list[Path], year: int | None, progress: Any, cache:
             result.rows.append(tuple(item.row.get(k) for k in _DOC_COLUMNS))
             result.n_mentions += n
             writer.add(str(item.row["doc_id"]), item.csv, n)
-        digests = {"raw_metrics.csv": bytes.fromhex(writer.finish())}
+            text = item.text if item.text is not None else document_texts.read_text(item.path)
+            texts.add(str(item.row["doc_id"]), document_texts.text_csv(str(item.row["doc_id"]), text), 1)
+        digests = {"raw_metrics.csv": bytes.fromhex(writer.finish()),
+                   document_texts.SEED_NAME: bytes.fromhex(texts.finish())}
     except BaseException:
         writer.abort()
+        texts.abort()
         raise
     result.n_documents = len(result.rows)
     documents = pl.DataFrame(result.rows, schema=dict(DOCUMENTS_SCHEMA), orient="row").sort("doc_id")
