@@ -316,8 +316,9 @@ def load_document(path: Path, converter: ScriptConverter, default_year: int | No
     ref_year: int | None
     ref_month: int | None
     if published:
-        ref_year, ref_month = published.year, published.month
-        ref_source = "front_matter" if source is None else "metadata"
+        # "front_matter" names a stated publication date, wherever the file states it (front
+        # matter, a page's metadata, a PDF's dateline): extraction dates unyeared periods by it
+        ref_year, ref_month, ref_source = published.year, published.month, "front_matter"
     else:
         ref_year, ref_month = infer_reference_date(match_text[match_body_start:])
         ref_source = "text" if ref_year else ""

@@ -50,7 +50,7 @@ DOCUMENTS_SCHEMA: dict[str, pl.DataType] = {
     "source_url": pl.String,
     "published": pl.Date,
     "reference_year": pl.Int64,
-    "reference_year_source": pl.String,   # front_matter|metadata|text|option
+    "reference_year_source": pl.String,   # front_matter|text|option
     "encoding": pl.String,
     "is_traditional": pl.Boolean,
     "n_chars": pl.Int64,

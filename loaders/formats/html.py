@@ -77,7 +77,12 @@ def read_html(data: bytes, path: Path | str) -> SourceText:
     try:
         doc = trafilatura.bare_extraction(page, with_metadata=True, include_comments=False,
                                           include_tables=True, include_images=False,
-                                          include_links=False, deduplicate=False)
+                                          include_links=False, deduplicate=False,
+                                          # the page's stated date (metadata, <time>, its URL), never
+                                          # one guessed from the text: a date the article speaks of is
+                                          # not its publication date
+                                          date_extraction_params={"extensive_search": False,
+                                                                  "original_date": True})
     except Exception as exc:  # lxml raises several kinds on broken markup
         raise DocumentError(path, f"unreadable web page: {exc}") from None
     body = (getattr(doc, "text", None) or "").strip() if doc is not None else ""

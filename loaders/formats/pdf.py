@@ -38,7 +38,9 @@ _BROWSER_STAMP = re.compile(r"\s*\d{1,2}/\d{1,2}/\d{2,4},?\s+\d{1,2}:\d{2}(?:\s*
 _PRINTED_URL = re.compile(r"\s*(https?://[^\s]+)")
 _DIGITS = re.compile(r"\d+")
 _DATELINE = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*[年.\-/]\s*(1[0-2]|0?[1-9])\s*[月.\-/]\s*(3[01]|[12]\d|0?[1-9])\s*日?")
-MARGIN_LINES = 3   # lines at the top and at the bottom of a page where headers and footers sit
+MARGIN_LINES = 3
+DATELINE_PARAGRAPHS = 4    # how far from the head or the foot a dateline stands
+DATELINE_MAX_CHARS = 40    # a dateline is a line of its own, not a sentence   # lines at the top and at the bottom of a page where headers and footers sit
 
 
 @lru_cache(maxsize=1)
@@ -51,6 +53,9 @@ def radical_table() -> dict[int, str]:
         norm = unicodedata.normalize("NFKC", chr(cp))
         if len(norm) == 1 and norm != chr(cp):
             table[cp] = norm
+    # CJK fonts draw the dash of 1—8月 (U+2014) and the horizontal bar (U+2015) with one glyph,
+    # which text layers give back as the bar: the grammar of periods knows the dash
+    table[0x2015] = "\u2014"
     return table
 
 
@@ -135,17 +140,18 @@ def join_lines(lines: list[str]) -> str:
 
 
 def find_dateline(text: str) -> dt.date | None:
-    """The date a PDF states near its head (a dateline) or at its foot (a communiqué's date)."""
-    head, tail = text[:400], text[-300:]
-    for part, pick in ((head, 0), (tail, -1)):
-        found = []
-        for m in _DATELINE.finditer(part):
-            try:
-                found.append(dt.date(int(m[1]), int(m[2]), int(m[3])))
-            except ValueError:
+    """The date on a dateline: a short paragraph among the first or the last few that states a
+    full date (2024年1月18日, 发布时间：2024-01-18 10:05), not a date the body speaks of."""
+    paragraphs = [p.strip() for p in text.split("\n") if p.strip()]
+    for part in (paragraphs[:DATELINE_PARAGRAPHS], paragraphs[::-1][:DATELINE_PARAGRAPHS]):
+        for para in part:
+            if len(para) > DATELINE_MAX_CHARS:
                 continue
-        if found:
-            return found[pick]
+            for m in _DATELINE.finditer(para):
+                try:
+                    return dt.date(int(m[1]), int(m[2]), int(m[3]))
+                except ValueError:
+                    continue
     return None
 
 
