@@ -217,8 +217,11 @@ class ScriptConverter:
         return "".join(c if len(c) == 1 else ch for ch, c in ((ch, self._cc.convert(ch)) for ch in text))
 
 
-def build_match_view(text: str, body_start: int, converter: ScriptConverter) -> tuple[str, tuple[int, ...], bool]:
-    """Normalise `text` for matching, keeping a map back to original offsets."""
+def build_match_view(text: str, body_start: int, converter: ScriptConverter,
+                     rejoin_lines: bool = True) -> tuple[str, tuple[int, ...], bool]:
+    """Normalise `text` for matching, keeping a map back to original offsets. `rejoin_lines`
+    False: the text's line breaks are paragraph breaks already (a web page's or PDF's text, whose
+    reader joined the lines of each paragraph), and a heading stays apart from what follows."""
     simplified = converter.convert(text)
     changed = 0 if simplified == text else sum(1 for a, b in zip(text, simplified) if a != b)
     is_traditional = changed > max(3, len(text) // 200)
@@ -228,7 +231,7 @@ def build_match_view(text: str, body_start: int, converter: ScriptConverter) -> 
     origin: list[int] = []
     pos = 0              # where the text not yet copied to the view starts
     tail, seen = "", 0   # the view's last characters, up to `seen` in `half`
-    for run in _BREAK_RUN.finditer(half, body_start):
+    for run in _BREAK_RUN.finditer(half, body_start) if rejoin_lines else ():
         i, j = run.span()
         tail = (tail + half[seen:i])[-4:] if i - seen < 4 else half[i - 4:i]
         seen = i
@@ -309,7 +312,7 @@ def load_document(path: Path, converter: ScriptConverter, default_year: int | No
     else:
         text, encoding = decode_bytes(data, path)
         meta, body_start = split_front_matter(text, path)
-    match_text, origin, is_traditional = build_match_view(text, body_start, converter)
+    match_text, origin, is_traditional = build_match_view(text, body_start, converter, rejoin_lines=source is None)
     check_figures_intact(match_text, path)
     match_body_start = bisect.bisect_left(origin, body_start)
     published = _to_date(meta.get("published")) if source is None else source.published
