@@ -205,7 +205,7 @@ def test_a_changed_document_replaces_its_rows_and_a_removed_one_retires(five_run
     assert summary["status"] == "published" and summary["mode"] == "full"
     assert (docs["added"], docs["changed"], docs["removed"], docs["unchanged"]) == (0, 1, 1, N_SAMPLES - 2)
     assert docs["changed_ids"] == [changed] and docs["removed_ids"] == [removed]
-    assert (docs["extracted"], docs["reused"]) == (1, 4)  # only the changed document is read again
+    assert (docs["extracted"], docs["reused"]) == (1, N_SAMPLES - 2)  # only the changed document is read again
 
     assert query(wh, f"select count(*) from fct_metric_mentions where doc_id = '{removed}'")[0][0] == 0
     assert query(wh, f"select count(*) from documents where doc_id = '{removed}'")[0][0] == 0
