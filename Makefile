@@ -66,4 +66,4 @@ gazetteer: scripts/.venv/.installed
 
 clean:
 	rm -rf $(VENV) target logs runs reports warehouse*.duckdb* seeds/raw_metrics.csv seeds/documents.csv \
-	    seeds/rejected_documents.csv
+	    seeds/rejected_documents.csv seeds/document_texts.csv

@@ -24,6 +24,7 @@ from conftest import clone_site
 from readers import CHANGED_DOC, REMOVED_DOC, FiveRuns
 from tongbi.cli import main
 from loaders.cache import DocumentCache, extractor_fingerprint
+from loaders.documents import iter_document_paths
 from tongbi.run.lock import RunLock
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -31,8 +32,8 @@ ENV = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", GX_ANALYTICS_ENAB
            PYTHONUNBUFFERED="1")
 # tables whose content depends on the run (its id and time), not on the data
 RUN_TABLES = {"run_history", "audit_results"}
-# the bundled sample bulletins every site starts from
-N_SAMPLES = sum(1 for p in (PROJECT / "data" / "bulletins").glob("*.md") if p.name != "README.md")
+# the bundled sample bulletins every site starts from (.md, .html and .pdf)
+N_SAMPLES = len(iter_document_paths([PROJECT / "data" / "bulletins"]))
 
 
 def sha256(path: Path) -> str:

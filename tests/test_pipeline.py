@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from loaders.documents import iter_document_paths
 from tongbi.cli import main
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -77,7 +78,7 @@ def test_industry_quarter_holds_second_industry(warehouse):
 
 def test_every_mention_keeps_its_quote_and_the_audit_is_published(warehouse):
     n_mentions, n_docs = query(warehouse, "select count(*), count(distinct doc_id) from fct_metric_mentions")[0]
-    assert n_docs == len(list(SAMPLES.glob("*.md"))) - 1  # README.md is not a bulletin
+    assert n_docs == len(iter_document_paths([SAMPLES]))  # .md, .html, .pdf; README.md is not a bulletin
     assert n_mentions > 100
     (failed_errors,), = query(warehouse, "select count(*) from audit_results where not success and severity = 'error'")
     assert failed_errors == 0

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from loaders import document_texts
+from loaders.documents import iter_document_paths
 from tongbi.cli import main
 
 
@@ -75,8 +77,14 @@ def test_sample_bulletins_match_their_hand_labels(shared, tmp_path):
     pred = tmp_path / "samples.csv"
     assert main(["extract", str(samples), "--out", str(pred)]) == 0
     scorer = shared / "tools" / "score_extraction.py"
+    # the scorer checks quotes against files of text: for the web page and the PDF, the text
+    # their offsets index is the one extracted from them (what document_texts holds)
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    for path in iter_document_paths([samples]):
+        (texts / f"{path.stem}.txt").write_text(document_texts.read_text(path), encoding="utf-8", newline="")
     out = subprocess.run([sys.executable, str(scorer), "--gold", str(samples / "expected.csv"), "--pred", str(pred),
-                          "--docs", str(samples)], capture_output=True, text=True).stdout
+                          "--docs", str(texts)], capture_output=True, text=True).stdout
     numbers = {k: float(v) for k, v in re.findall(r"(\w+) (\d+\.\d+)", out)}
     assert numbers["precision"] >= 0.95 and numbers["strict_recall"] >= 0.95 and numbers["full_recall"] >= 0.95, out
     assert "quotes not matching their offsets: 0" in out, out
