@@ -190,7 +190,7 @@ def publish(staging: Path, warehouse: Path, run_dir: Path | None = None,
     version = _new_version_path(warehouse)
     os.replace(staging, version)
     os.utime(version)  # the moment its predecessor stops being current (remove_old_versions)
-    link = warehouse.with_name(f".{warehouse.name}.link-{os.getpid()}")
+    link = warehouse.with_name(f".{warehouse.name}.link")  # one publisher at a time (the run's lock)
     try:
         link.unlink()
     except FileNotFoundError:
