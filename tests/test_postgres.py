@@ -65,6 +65,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Stop `tongbi serve` as a scheduler would: SIGTERM, then SIGKILL after a minute."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
     deadline = time.monotonic() + timeout
     last: object = None
@@ -183,12 +193,7 @@ def served(versions, tmp_path_factory):
         yield s
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -243,12 +248,7 @@ def test_a_client_connecting_the_moment_the_port_answers_finds_the_marts(version
             out.read_text(encoding="utf-8", errors="replace")), 30, "the address to be printed")
         assert printed.index("published run") < printed.index("connect: postgresql://"), printed
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         shutil.rmtree(folder, ignore_errors=True)
 
 
