@@ -32,7 +32,7 @@ def scratch(work: Path, seeds: Path, threads: int, intermediate_tables: bool = F
         for part in PROJECT_PARTS:
             src = ROOT / part
             (shutil.copytree if src.is_dir() else shutil.copy2)(src, project / part)
-        for name in ("raw_metrics.csv", "documents.csv", "rejected_documents.csv"):
+        for name in ("raw_metrics.csv", "documents.csv", "rejected_documents.csv", "document_texts.csv"):
             shutil.copy2(seeds / name, project / "seeds" / name)
         if intermediate_tables:
             # the lever: intermediate models as tables, so that their ~70 data tests read a

@@ -208,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     # the loader's seeds: the run's (tiny) rejected_documents; raw_metrics/documents header only
     # (dbt must know the seed nodes; their data is loaded directly below)
     shutil.copy2(args.seeds / "rejected_documents.csv", project / "seeds" / "rejected_documents.csv")
+    # the texts of the run's documents (not of their copies: with --tests, quotes_match_text
+    # reports the copies' mentions)
+    shutil.copy2(args.seeds / "document_texts.csv", project / "seeds" / "document_texts.csv")
     for name in LOADED:
         header = (args.seeds / f"{name}.csv").read_text(encoding="utf-8").split("\n", 1)[0]
         (project / "seeds" / f"{name}.csv").write_text(header + "\n", encoding="utf-8")

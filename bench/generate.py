@@ -127,8 +127,10 @@ class Generator:
         self.seed = seed
         self.samples = load_samples()
         self.regions, self.aliases = load_regions()
-        self.prefectures = sorted(c for c, r in self.regions.items() if r[1] == "prefecture")
-        counties = sorted(c for c, r in self.regions.items() if r[1] == "county" and r[0].endswith("县"))
+        # the samples are Xinjiang's bulletins: they are re-told for Xinjiang's own places only
+        self.prefectures = sorted(c for c, r in self.regions.items() if r[1] == "prefecture" and r[2] == XJ)
+        counties = sorted(c for c, r in self.regions.items() if r[1] == "county" and r[0].endswith("县")
+                          and r[2] in self.prefectures)
         self.counties_of = {p: [c for c in counties if self.regions[c][2] == p] for p in self.prefectures}
         self.homes = [XJ] + self.prefectures + counties
         self.pref_names = [self.regions[c][0] for c in self.prefectures]

@@ -32,7 +32,7 @@ from .seeds import LOADER_SEEDS
 from .vocabulary import GRAMMAR_DIR, PROJECT_ROOT, SEEDS_DIR
 
 LOADERS = Path(__file__).resolve().parent
-EXTRACTION_PACKAGES = ("opencc", "cn2an", "PyYAML", "charset-normalizer")
+EXTRACTION_PACKAGES = ("opencc", "cn2an", "PyYAML", "charset-normalizer", "trafilatura", "pypdf", "pyahocorasick")
 CACHE_FORMAT = "2"   # 2: one file per document: its row as JSON, then its raw_metrics seed lines
 
 
@@ -63,7 +63,7 @@ def hash_files(h: Any, files: Iterable[Path], root: Path = PROJECT_ROOT) -> None
 def extraction_code() -> list[Path]:
     """The Python modules of this package: all of them are extraction code (its grammar is
     hashed on its own, from GRAMMAR_DIR)."""
-    return files_matching(LOADERS, ["**/*.py"])
+    return files_matching(LOADERS, ["**/*.py", "formats/*.csv"])   # formats/radicals.csv maps PDF text
 
 
 def vocabulary_files() -> list[Path]:

@@ -61,6 +61,7 @@ class Extracted:
     row: dict[str, object] | None = None
     csv: bytes = b""
     rejected: dict[str, object] | None = None
+    text: str | None = None   # the decoded text (seeds/document_texts.csv); None for a cache hit
 
 
 class _DocumentExtractor:
@@ -83,7 +84,7 @@ class _DocumentExtractor:
             return Extracted(path, rejected={"path": exc.path, "line": exc.line, "reason": exc.reason})
         self.extractor = self.extractor or Extractor(self.vocab)
         mentions = self.extractor.extract(doc)
-        return Extracted(path, document_row(doc, len(mentions)), mentions_csv(mentions))
+        return Extracted(path, document_row(doc, len(mentions)), mentions_csv(mentions), text=doc.text)
 
 
 _WORKER: _DocumentExtractor | None = None

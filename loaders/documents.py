@@ -18,7 +18,9 @@ from pathlib import Path
 import yaml
 
 MAX_BYTES = 20 * 1024 * 1024
-DOC_SUFFIXES = (".md", ".txt")
+TEXT_SUFFIXES = (".md", ".txt")
+# web pages and PDF files: their readers are in loaders/formats/
+DOC_SUFFIXES = TEXT_SUFFIXES + (".html", ".htm", ".pdf")
 
 # A line break inside a sentence is page layout, not language: the seed breaks 煤炭清洁高\n\n效利用.
 SENTENCE_END = set("。！？!?；;")
@@ -34,6 +36,7 @@ _CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _FULL_WIDTH = re.compile("[" + "".join(map(re.escape, _FULL_TO_HALF)) + "]")
 # a line break with the blank space after it (a run of several lines breaks is one run)
 _HEADING = re.compile(r"[ \t\u3000]*(?:[一二三四五六七八九十]+、|[(（][一二三四五六七八九十]+[)）])")
+_TABLE_ROW = re.compile(r"\S(?:\t|[ \u3000\u00a0]{2,}|[|｜])\s*\S")
 _BREAK_RUN = re.compile("\n[ \t\n\u3000\u00a0]*")
 # one `key: value` line of front matter whose value YAML would read as a plain scalar
 _SIMPLE_ENTRY = re.compile(r"([A-Za-z_][\w-]*):[ \t]+([^-?:,\[\]{}#&*!|>'\"%@`\s](?:(?!: | #).)*?)[ \t]*")
@@ -75,7 +78,7 @@ class Document:
 
 
 def iter_document_paths(paths: list[Path]) -> list[Path]:
-    """Files named directly, and .md/.txt files under folders, in a stable order."""
+    """Files named directly, and .md/.txt/.html/.htm/.pdf files under folders, in a stable order."""
     found: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -216,8 +219,11 @@ class ScriptConverter:
         return "".join(c if len(c) == 1 else ch for ch, c in ((ch, self._cc.convert(ch)) for ch in text))
 
 
-def build_match_view(text: str, body_start: int, converter: ScriptConverter) -> tuple[str, tuple[int, ...], bool]:
-    """Normalise `text` for matching, keeping a map back to original offsets."""
+def build_match_view(text: str, body_start: int, converter: ScriptConverter,
+                     rejoin_lines: bool = True) -> tuple[str, tuple[int, ...], bool]:
+    """Normalise `text` for matching, keeping a map back to original offsets. `rejoin_lines`
+    False: the text's line breaks are paragraph breaks already (a web page's or PDF's text, whose
+    reader joined the lines of each paragraph), and a heading stays apart from what follows."""
     simplified = converter.convert(text)
     changed = 0 if simplified == text else sum(1 for a, b in zip(text, simplified) if a != b)
     is_traditional = changed > max(3, len(text) // 200)
@@ -227,7 +233,7 @@ def build_match_view(text: str, body_start: int, converter: ScriptConverter) -> 
     origin: list[int] = []
     pos = 0              # where the text not yet copied to the view starts
     tail, seen = "", 0   # the view's last characters, up to `seen` in `half`
-    for run in _BREAK_RUN.finditer(half, body_start):
+    for run in _BREAK_RUN.finditer(half, body_start) if rejoin_lines else ():
         i, j = run.span()
         tail = (tail + half[seen:i])[-4:] if i - seen < 4 else half[i - 4:i]
         seen = i
@@ -237,9 +243,13 @@ def build_match_view(text: str, body_start: int, converter: ScriptConverter) -> 
         nxt = half[j] if j < len(half) else ""
         # …839.6亿元 / 2017年，… is a headline followed by a new statement, not one sentence
         ends_quantity = any(c.isdigit() for c in tail)
-        # a numbered heading (二、各县市情况) ends at its line: never rejoined to the paragraph
+        # a numbered heading (二、各县市情况) ends at its line, and so does a table's row (cells
+        # apart by tabs or runs of spaces): neither is rejoined to what follows
         line_start = half.rfind("\n", 0, i) + 1
-        if i - line_start <= 30 and _HEADING.match(half, line_start):
+        next_end = half.find("\n", j)
+        if i - line_start <= 30 and _HEADING.match(half, line_start) \
+                or _TABLE_ROW.search(half, line_start, i) \
+                or _TABLE_ROW.search(half, j, next_end if next_end >= 0 else len(half)):
             continue
         if prev and nxt and prev not in SENTENCE_END and (_is_cjk(prev) or prev.isdigit() or prev in "%）)”") \
                 and (_is_cjk(nxt) or nxt.isdigit() or nxt in "（(“") and not (ends_quantity and nxt.isdigit()):
@@ -345,21 +355,32 @@ def load_document(path: Path, converter: ScriptConverter, default_year: int | No
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(path, f"cannot read: {exc.strerror or exc}") from None
-    text, encoding = decode_bytes(data, path)
-    meta, body_start = split_front_matter(text, path)
-    match_text, origin, is_traditional = build_match_view(text, body_start, converter)
+    source = None
+    if path.suffix.lower() in DOC_SUFFIXES and path.suffix.lower() not in TEXT_SUFFIXES:
+        from .formats import read_source
+
+        if not data.strip():
+            raise DocumentError(path, "empty file")
+        source = read_source(path, data)
+        text, encoding, meta, body_start = source.text, source.encoding, {}, 0
+    else:
+        text, encoding = decode_bytes(data, path)
+        meta, body_start = split_front_matter(text, path)
+    match_text, origin, is_traditional = build_match_view(text, body_start, converter, rejoin_lines=source is None)
     check_figures_intact(match_text, path)
     match_body_start = bisect.bisect_left(origin, body_start)
-    published = _to_date(meta.get("published"))
+    published = _to_date(meta.get("published")) if source is None else source.published
     ref_year: int | None
     ref_month: int | None
     if published:
-        ref_year, ref_month, source = published.year, published.month, "front_matter"
+        # "front_matter" names a stated publication date, wherever the file states it (front
+        # matter, a page's metadata, a PDF's dateline): extraction dates unyeared periods by it
+        ref_year, ref_month, ref_source = published.year, published.month, "front_matter"
     else:
         ref_year, ref_month = infer_reference_date(match_text[match_body_start:])
-        source = "text" if ref_year else ""
+        ref_source = "text" if ref_year else ""
         if ref_year is None and default_year is not None:
-            ref_year, source = default_year, "option"
+            ref_year, ref_source = default_year, "option"
     return Document(
         # raw_metrics names a document by its file name (what the scorer and users see),
         # whatever its front matter `id` says
@@ -370,12 +391,12 @@ def load_document(path: Path, converter: ScriptConverter, default_year: int | No
         origin=origin,
         body_start=match_body_start,
         front_matter=meta,
-        title=str(meta.get("title") or "").strip(),
-        source_url=str(meta.get("url") or "").strip(),
+        title=str(meta.get("title") or "").strip() if source is None else source.title,
+        source_url=str(meta.get("url") or "").strip() if source is None else source.source_url,
         published=published,
         reference_year=ref_year,
         reference_month=ref_month,
-        reference_source=source,
+        reference_source=ref_source,
         encoding=encoding,
         is_traditional=is_traditional,
         sha256=hashlib.sha256(data).hexdigest(),

@@ -61,7 +61,8 @@ class RegionHit:
     codes: tuple[str, ...]   # candidates, nearest the top of the hierarchy first; "@level" for extra terms
 
 
-def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+def read_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a vocabulary CSV with their line numbers; missing columns name the file."""
     with path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
@@ -138,21 +139,21 @@ class Gazetteer:
 def load_gazetteer(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR) -> Gazetteer:
     p = seeds_dir / "regions.csv"
     regions: dict[str, GazRegion] = {}
-    for line, r in _rows(p, ("region_code", "name_zh", "name_en", "level", "parent_code", "source")):
+    for line, r in read_rows(p, ("region_code", "name_zh", "name_en", "level", "parent_code", "source")):
         if r["level"] not in LEVELS:
             raise GazetteerError(p, line, f"level {r['level']!r} is not one of {', '.join(LEVELS)}")
         if r["region_code"] in regions:
             raise GazetteerError(p, line, f"region_code {r['region_code']!r} is listed twice")
         regions[r["region_code"]] = GazRegion(r["region_code"], r["name_zh"], r["name_en"], r["level"],
                                               r["parent_code"], r["source"])
-    for line, r in _rows(p, ("region_code", "parent_code")):
+    for line, r in read_rows(p, ("region_code", "parent_code")):
         if r["parent_code"] and r["parent_code"] not in regions:
             raise GazetteerError(p, line, f"parent_code {r['parent_code']!r} is not a region")
 
     p = seeds_dir / "region_aliases.csv"
     aliases: dict[str, list[Alias]] = {}
     seen: set[tuple[str, str]] = set()
-    for line, r in _rows(p, ("alias", "region_code")):
+    for line, r in read_rows(p, ("alias", "region_code")):
         if r["region_code"] not in regions:
             raise GazetteerError(p, line, f"region_code {r['region_code']!r} is not defined")
         if (r["alias"], r["region_code"]) in seen:
@@ -172,7 +173,7 @@ def load_gazetteer(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR)
     memberships: dict[str, list[str]] = {}
     p = seeds_dir / "region_groupings.csv"
     if p.exists():
-        for line, r in _rows(p, ("grouping_code", "member_code")):
+        for line, r in read_rows(p, ("grouping_code", "member_code")):
             for col in ("grouping_code", "member_code"):
                 if r[col] not in regions:
                     raise GazetteerError(p, line, f"{col} {r[col]!r} is not a region")
@@ -181,7 +182,7 @@ def load_gazetteer(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR)
 
     p = grammar_dir / "region_followers.csv"
     followers: list[str] = []
-    for line, r in _rows(p, ("follower",)):
+    for line, r in read_rows(p, ("follower",)):
         if not r["follower"]:
             raise GazetteerError(p, line, "empty follower")
         followers.append(r["follower"])

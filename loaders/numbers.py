@@ -148,6 +148,8 @@ class QuantityFinder:
             if (not any(c in raw for c in "十百千万亿点") or len(raw) == 1 and raw not in "万千百") \
                     and unit_raw != "成":  # 六成以上: a single digit is a number before 成
                 return None
+            if len(raw) == 1 and num_start > 0 and text[num_start - 1] in "(（":
+                return None  # 年末数（万人）: a column's unit in brackets, not ten thousand people
             if text.rfind("“", 0, m.start()) > text.rfind("”", 0, m.start()):
                 return None  # “百家企业和田行”: a numeral inside a quoted name is part of the name
             number = parse_cn_number(raw)

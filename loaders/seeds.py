@@ -14,7 +14,7 @@ import polars as pl
 from .schema import DOCUMENTS_SCHEMA, RAW_METRICS_SCHEMA, REJECTED_SCHEMA
 
 # the seed files the loader writes (the other seeds/*.csv are vocabularies)
-LOADER_SEEDS = ("raw_metrics.csv", "documents.csv", "rejected_documents.csv")
+LOADER_SEEDS = ("raw_metrics.csv", "documents.csv", "rejected_documents.csv", "document_texts.csv")
 
 
 def frame(rows: Iterable[Mapping[str, object]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:

@@ -5,13 +5,13 @@ Adding a prefecture, an industry cluster or a unit means adding a CSV row, not c
 """
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .fastregex import compile_fast, first_chars
 from .gazetteer import Gazetteer, GazetteerError, load_gazetteer
+from .gazetteer import read_rows as gazetteer_rows
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -26,12 +26,10 @@ class VocabularyError(Exception):
 
 def read_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
     """Rows of a vocabulary CSV with their line numbers; missing columns name the file."""
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise VocabularyError(path, 1, f"missing columns {missing}")
-        return [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader]
+    try:
+        return gazetteer_rows(path, required)
+    except GazetteerError as exc:
+        raise VocabularyError(Path(exc.path), exc.line, exc.reason) from None
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,19 @@ from tongbi.cli import main
 
 
 def test_extract_reports_unresolved_names(tmp_path, capsys):
-    doc = tmp_path / "b.md"
+    doc = tmp_path / "b.md"   # 星河市 is made up: a place the national gazetteer cannot know
     doc.write_text("---\nid: b\npublished: 2025-04-10\n---\n一季度，新疆引进区外到位资金1616.27亿元。"
-                   "同期，张掖市签约项目21个，低空经济产业集群项目36个。\n", encoding="utf-8")
+                   "同期，星河市签约项目21个，低空经济产业集群项目36个。\n", encoding="utf-8")
     out, report = tmp_path / "raw.csv", tmp_path / "unresolved.csv"
     assert main(["extract", str(doc), "--out", str(out), "--unresolved", str(report)]) == 0
     rows = list(csv.DictReader(report.open(encoding="utf-8")))
     names = {(r["name_kind"], r["raw_name"]): r for r in rows}
-    assert names[("region", "张掖市")]["n_mentions"] == "2"  # both figures of its sentence
+    assert names[("region", "星河市")]["n_mentions"] == "2"  # both figures of its sentence
     assert ("industry", "低空经济产业集群") in names
-    assert "张掖市" in capsys.readouterr().err
+    assert "星河市" in capsys.readouterr().err
     mentions = list(csv.DictReader(out.open(encoding="utf-8")))
-    jiuquan = next(m for m in mentions if m["value"] == "21.0")
-    assert (jiuquan["region_code"], jiuquan["region_raw"]) == ("", "张掖市")
+    xinghe = next(m for m in mentions if m["value"] == "21.0")
+    assert (xinghe["region_code"], xinghe["region_raw"]) == ("", "星河市")
 
 
 def test_a_failure_exits_non_zero_with_one_line(tmp_path, capsys):

@@ -32,12 +32,13 @@ import duckdb
 import pytest
 import yaml
 
+from loaders.documents import iter_document_paths
 from loaders.documents import DocumentError, load_document
 
 PROJECT = Path(__file__).resolve().parent.parent
 SAMPLES = PROJECT / "data" / "bulletins"
 BAD_BULLETINS = PROJECT / "tests" / "fixtures" / "bad_bulletins"
-N_SAMPLES = len([p for p in SAMPLES.glob("*.md") if p.name.lower() != "readme.md"])
+N_SAMPLES = len(iter_document_paths([SAMPLES]))   # the .md, .html and .pdf samples
 
 ENV = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", GX_ANALYTICS_ENABLED="false",
            PYTHONUNBUFFERED="1", TONGBI_LOCK_TIMEOUT="900")

@@ -24,6 +24,7 @@ from conftest import clone_site
 from readers import CHANGED_DOC, REMOVED_DOC, FiveRuns
 from tongbi.cli import main
 from loaders.cache import DocumentCache, extractor_fingerprint
+from loaders.documents import iter_document_paths
 from tongbi.run.lock import RunLock
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,8 @@ ENV = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", GX_ANALYTICS_ENAB
            PYTHONUNBUFFERED="1")
 # tables whose content depends on the run (its id and time), not on the data
 RUN_TABLES = {"run_history", "audit_results"}
+# the bundled sample bulletins every site starts from (.md, .html and .pdf)
+N_SAMPLES = len(iter_document_paths([PROJECT / "data" / "bulletins"]))
 
 
 def sha256(path: Path) -> str:
@@ -109,7 +112,7 @@ def test_a_rerun_with_no_new_documents_leaves_the_data_identical_and_run_history
     before.write_bytes(wh.read_bytes())
     first = history(wh)
     assert [r["status"] for r in first] == ["published"] and first[0]["mode"] == "full"
-    assert first[0]["documents_added"] == 6 and first[0]["gate_passed"] is True
+    assert first[0]["documents_added"] == N_SAMPLES and first[0]["gate_passed"] is True
 
     t0 = time.perf_counter()
     assert run() == 0
@@ -119,7 +122,7 @@ def test_a_rerun_with_no_new_documents_leaves_the_data_identical_and_run_history
     summary = last_summary(site)
     assert summary["status"] == "unchanged" and summary["mode"] == "unchanged"
     assert set(summary["stages"]) == {"extract", "publish"}  # no dbt build, no gate
-    assert summary["documents"]["unchanged"] == 6 and summary["documents"]["reused"] == 6
+    assert summary["documents"]["unchanged"] == N_SAMPLES and summary["documents"]["reused"] == N_SAMPLES
     assert summary["documents"]["extracted"] == 0
     assert seconds < 15, f"an unchanged run took {seconds:.1f}s"
 
@@ -129,7 +132,7 @@ def test_a_rerun_with_no_new_documents_leaves_the_data_identical_and_run_history
     assert [(r["status"], r["mode"]) for r in rows] == [("published", "full"), ("unchanged", "unchanged")]
     assert rows[1]["data_built_by"] == first[0]["run_id"]
     assert rows[1]["input_fingerprint"] == first[0]["input_fingerprint"]
-    assert rows[1]["gate_passed"] is True and rows[1]["documents_unchanged"] == 6
+    assert rows[1]["gate_passed"] is True and rows[1]["documents_unchanged"] == N_SAMPLES
     assert json.loads(rows[1]["table_rows"]) == json.loads(first[0]["table_rows"])
     print(f"unchanged re-run: {seconds:.2f}s")
 
@@ -165,8 +168,8 @@ def test_force_extracts_and_builds_everything_again(site: Path, monkeypatch: pyt
     summary = last_summary(site)
     assert built and summary["status"] == "published" and summary["mode"] == "full"
     assert set(summary["stages"]) == {"extract", "load seeds", "dbt build", "expectations", "publish"}
-    assert (summary["documents"]["extracted"], summary["documents"]["reused"]) == (6, 0)
-    assert summary["documents"]["unchanged"] == 6 and summary["gate"]["passed"] is True
+    assert (summary["documents"]["extracted"], summary["documents"]["reused"]) == (N_SAMPLES, 0)
+    assert summary["documents"]["unchanged"] == N_SAMPLES and summary["gate"]["passed"] is True
     rows = history(site / "warehouse.duckdb")
     assert [(r["status"], r["mode"]) for r in rows] == [("published", "full")] * 2
     assert rows[-1]["data_built_by"] == rows[-1]["run_id"]
@@ -201,9 +204,9 @@ def test_a_changed_document_replaces_its_rows_and_a_removed_one_retires(five_run
     summary = five_runs.summaries[0]
     docs = summary["documents"]
     assert summary["status"] == "published" and summary["mode"] == "full"
-    assert (docs["added"], docs["changed"], docs["removed"], docs["unchanged"]) == (0, 1, 1, 4)
+    assert (docs["added"], docs["changed"], docs["removed"], docs["unchanged"]) == (0, 1, 1, N_SAMPLES - 2)
     assert docs["changed_ids"] == [changed] and docs["removed_ids"] == [removed]
-    assert (docs["extracted"], docs["reused"]) == (1, 4)  # only the changed document is read again
+    assert (docs["extracted"], docs["reused"]) == (1, N_SAMPLES - 2)  # only the changed document is read again
 
     assert query(wh, f"select count(*) from fct_metric_mentions where doc_id = '{removed}'")[0][0] == 0
     assert query(wh, f"select count(*) from documents where doc_id = '{removed}'")[0][0] == 0
@@ -347,7 +350,7 @@ def test_log_format_json_writes_one_json_object_per_line_on_stderr(site: Path) -
     end = events[-1]
     assert end["status"] == "unchanged" and end["exit_code"] == 0 and Path(end["summary"]).is_file()
     docs = next(e for e in events if e["event"] == "documents")
-    assert docs["unchanged"] == 6 and docs["loaded"] == 6
+    assert docs["unchanged"] == N_SAMPLES and docs["loaded"] == N_SAMPLES
     assert proc.stdout == ""
 
     # a failing run: the error is an event too, and rejects are events

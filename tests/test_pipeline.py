@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from loaders.documents import iter_document_paths
 from tongbi.cli import main
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,22 @@ def test_seed_figures_by_region_with_yoy(warehouse):
     assert rows["XJS"][2] == pytest.approx(38.9)
 
 
+def test_bulletins_of_other_provinces_publish_with_their_place_in_the_hierarchy(warehouse):
+    """The samples from 山西, 深圳 and 包头 publish region-quarter facts under their own province,
+    with the path dim_region gives them: nothing in the warehouse is Xinjiang's alone."""
+    rows = {r[0]: r[1:] for r in query(warehouse, """
+        select f.region_code, d.province_code, d.path, f.year, f.ytd_value, f.yoy_pct_reported
+        from fct_region_quarter f join dim_region d on d.region_code = f.region_code
+        where f.metric_code = 'gdp' and f.quarter = 2 and d.province_code <> '650000'""")}
+    assert rows["140000"] == ("140000", "中华人民共和国 > 山西省", 2017, pytest.approx(657791000000), 6.9)
+    assert rows["440300"] == ("440000", "中华人民共和国 > 广东省 > 深圳市", 2022, pytest.approx(1501691000000), 3.0)
+    assert rows["150200"] == ("150000", "中华人民共和国 > 内蒙古自治区 > 包头市", 2021, pytest.approx(162700000000), 15.7)
+    (n_provinces,), = query(warehouse, """
+        select count(distinct d.province_code) from fct_region_quarter f
+        join dim_region d on d.region_code = f.region_code""")
+    assert n_provinces == 4
+
+
 def test_yoy_computed_from_the_warehouse_own_prior_year(warehouse):
     (reported, computed, prior), = query(warehouse, """
         select yoy_pct_reported, yoy_pct_computed, prior_year_ytd_value from fct_region_quarter
@@ -61,7 +78,7 @@ def test_industry_quarter_holds_second_industry(warehouse):
 
 def test_every_mention_keeps_its_quote_and_the_audit_is_published(warehouse):
     n_mentions, n_docs = query(warehouse, "select count(*), count(distinct doc_id) from fct_metric_mentions")[0]
-    assert n_docs == len(list(SAMPLES.glob("*.md"))) - 1  # README.md is not a bulletin
+    assert n_docs == len(iter_document_paths([SAMPLES]))  # .md, .html, .pdf; README.md is not a bulletin
     assert n_mentions > 100
     (failed_errors,), = query(warehouse, "select count(*) from audit_results where not success and severity = 'error'")
     assert failed_errors == 0

@@ -1,7 +1,8 @@
 """The PostgreSQL serving copy: `tongbi serve` and `publish_to_postgres`.
 
-* `tongbi serve` (a subprocess, on a free port of 127.0.0.1) serves the marts to psycopg and to
-  psql, refuses every write and DDL of the read-only role, refuses to start without
+* `tongbi serve` (a subprocess, on a free port of 127.0.0.1) opens its port only once the marts
+  are published (a client connecting the moment it answers finds them), serves the marts to
+  psycopg and to psql, refuses every write and DDL of the read-only role, refuses to start without
   TONGBI_PASSWORD, follows a warehouse replaced under it without a restart, and stops cleanly on
   SIGTERM;
 * psql keeps querying it while a real `tongbi run` publishes a new warehouse (the issue's "done");
@@ -62,6 +63,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop `tongbi serve` as a scheduler would: SIGTERM, then SIGKILL after a minute."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
@@ -182,12 +193,7 @@ def served(versions, tmp_path_factory):
         yield s
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -199,6 +205,51 @@ def test_serve_refuses_to_start_without_a_password(tmp_path):
     assert proc.returncode == 2
     assert "TONGBI_PASSWORD" in proc.stderr
     assert not folder.exists()  # nothing was initialised
+
+
+def test_a_client_connecting_the_moment_the_port_answers_finds_the_marts(versions, tmp_path):
+    """A BI tool or health check started beside `tongbi serve`: psql (psycopg without it) tries
+    to connect in a tight loop from the moment the command starts; the first connection that
+    gets in reads fct_region_quarter (the port opens only once the first copy is in place)."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(versions["A"], warehouse)
+    expected = duck_counts(warehouse)
+    folder, port, out = pg_folder(), free_port(), tmp_path / "serve.out"
+    sql = "select count(*) from fct_region_quarter"
+    with out.open("wb") as f:
+        proc = subprocess.Popen(tongbi("serve", "--warehouse", warehouse, "--port", port, "--data-dir", folder),
+                                cwd=PROJECT, env=dict(ENV, TONGBI_PASSWORD=PASSWORD), stdout=f,
+                                stderr=subprocess.STDOUT)
+    try:
+        refused, deadline, got = 0, time.monotonic() + WAIT_S, None
+        while got is None and time.monotonic() < deadline and proc.poll() is None:
+            if PSQL:
+                r = subprocess.run([PSQL, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql,
+                                    f"host=127.0.0.1 port={port} dbname=tongbi user=tongbi connect_timeout=2"],
+                                   env=dict(ENV, PGPASSWORD=PASSWORD), capture_output=True, text=True, timeout=30)
+                if r.returncode == 2 and "connection" in r.stderr.lower():   # could not connect (yet)
+                    refused += 1
+                    continue
+                assert r.returncode == 0, r.stderr
+                got = int(r.stdout.strip())
+            else:
+                try:
+                    pg = psycopg.connect(reader_dsn(port), autocommit=True)
+                except psycopg.OperationalError:
+                    refused += 1
+                    time.sleep(0.01)
+                    continue
+                with pg:
+                    got = pg.execute(sql).fetchone()[0]
+        assert proc.poll() is None, out.read_text(encoding="utf-8", errors="replace")
+        assert got == expected[1] and got > 0, (got, expected)
+        assert refused > 0  # it was tried before the server listened, and was refused, not served empty
+        printed = wait_for(lambda: (lambda t: "connect: postgresql://" in t and t)(
+            out.read_text(encoding="utf-8", errors="replace")), 30, "the address to be printed")
+        assert printed.index("published run") < printed.index("connect: postgresql://"), printed
+    finally:
+        stop(proc)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_psycopg_reads_the_marts_with_types_and_comments(served):
@@ -291,7 +342,8 @@ def test_serve_follows_a_replaced_warehouse_without_restart(served, versions):
         wait_for(lambda: pg.execute(counts_sql()).fetchone() == duck_counts(versions["B"]), 30,
                  "tongbi serve to publish version B")
     assert served.proc.poll() is None
-    assert "in place" in served.output()
+    # the publish logs after its commit and the ANALYZE that follows: the readers may see it first
+    wait_for(lambda: "in place" in served.output(), 30, "tongbi serve to report the publish")
 
 
 @pytest.mark.skipif(PSQL is None, reason="psql not found (apt-get install postgresql-client)")

@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,7 +56,42 @@ REGION_COLUMNS = _FACT_HEAD + _FACT_TAIL
 INDUSTRY_COLUMNS = _FACT_HEAD + [("industry_code", "VARCHAR"), ("industry_name_zh", "VARCHAR")] + _FACT_TAIL
 
 REGION_NAMES = {"650000": "新疆维吾尔自治区", "XJN": "北疆地区", "XJS": "南疆地区", "650100": "乌鲁木齐市",
-                "650102": "天山区", "110000": "北京市"}
+                "650102": "天山区", "110000": "北京市", "620000": "甘肃省", "620100": "兰州市"}
+
+# dim_region and dim_region_partition as dbt builds them (int_regions__hierarchy) for the regions
+# above: the gate reads every parent, ancestor, grouping and partition from them
+DIM_REGION_COLUMNS = [("region_code", "VARCHAR"), ("name_zh", "VARCHAR"), ("region_level", "VARCHAR"),
+                      ("parent_code", "VARCHAR"), ("province_code", "VARCHAR"), ("province_name_zh", "VARCHAR"),
+                      ("ancestor_codes", "VARCHAR"), ("is_grouping", "BOOLEAN"), ("grouping_codes", "VARCHAR"),
+                      ("partition_whole_code", "VARCHAR"), ("is_corps_tree", "BOOLEAN"),
+                      ("share_parent_code", "VARCHAR")]
+_DIM_REGION = [  # code, level, parent, province, ancestors, groupings, partition whole
+    ("100000", "country", None, None, None, None, None),
+    ("650000", "province", "100000", "650000", "100000", None, None),
+    ("XJN", "grouping", "650000", "650000", "650000,100000", None, "650000"),
+    ("XJS", "grouping", "650000", "650000", "650000,100000", None, "650000"),
+    ("650100", "prefecture", "650000", "650000", "650000,100000", "XJN", None),
+    ("650102", "county", "650100", "650000", "650100,650000,100000", "XJN", None),
+    ("110000", "province", "100000", "110000", "100000", None, None),
+    ("620000", "province", "100000", "620000", "100000", None, None),
+    ("620100", "prefecture", "620000", "620000", "620000,100000", None, None),
+]
+DIM_REGION = [
+    {"region_code": code, "name_zh": REGION_NAMES.get(code, "中华人民共和国"), "region_level": level,
+     "parent_code": parent, "province_code": province,
+     "province_name_zh": REGION_NAMES[province] if province else None, "ancestor_codes": ancestors,
+     "is_grouping": level == "grouping", "grouping_codes": groupings, "partition_whole_code": whole,
+     "is_corps_tree": False, "share_parent_code": parent}
+    for code, level, parent, province, ancestors, groupings, whole in _DIM_REGION
+]
+DIM_REGION_PARTITION_COLUMNS = [("whole_code", "VARCHAR"), ("partition_kind", "VARCHAR"),
+                                ("part_code", "VARCHAR"), ("n_parts", "BIGINT")]
+DIM_REGION_PARTITION = [
+    {"whole_code": "650000", "partition_kind": "groupings", "part_code": "XJN", "n_parts": 2},
+    {"whole_code": "650000", "partition_kind": "groupings", "part_code": "XJS", "n_parts": 2},
+    # 北疆's seven prefectures: only 乌鲁木齐 has figures here, so the set is never summed
+    {"whole_code": "XJN", "partition_kind": "members", "part_code": "650100", "n_parts": 7},
+]
 INDUSTRY_NAMES = {"PRIMARY": "第一产业", "SECONDARY": "第二产业", "TERTIARY": "第三产业", "INDUSTRY": "工业"}
 METRIC_NAMES = {"gdp": "地区生产总值", "value_added": "增加值", "investment_projects": "落实执行招商引资项目数",
                 "retail_sales": "社会消费品零售总额", "disposable_income": "居民人均可支配收入",
@@ -245,6 +281,8 @@ def build_warehouse(path: Path, extra_region: Sequence[dict[str, Any]] = (),
         con.execute(MENTIONS_SQL)
         _create(con, "fct_region_quarter", REGION_COLUMNS, region)
         _create(con, "fct_industry_quarter", INDUSTRY_COLUMNS, industry)
+        _create(con, "dim_region", DIM_REGION_COLUMNS, DIM_REGION)
+        _create(con, "dim_region_partition", DIM_REGION_PARTITION_COLUMNS, DIM_REGION_PARTITION)
         for sql in (*GOOD_RESTATEMENTS, *statements):
             con.execute(sql)
     finally:
@@ -261,10 +299,13 @@ BROKEN_REGION = [
     # shares of 全区 without levels: 70 + 35 > 100
     _F("fixed_asset_investment", "XJN", 2024, 3, None, share=70.0),
     _F("fixed_asset_investment", "XJS", 2024, 3, None, share=35.0),
-    # a prefecture above 全区, a county above its prefecture
+    # a prefecture above 全区, a county above its prefecture and 全区; in another province, a
+    # prefecture above its province
     _F("tourism_revenue", "650000", 2024, 3, 100.00 * YI),
     _F("tourism_revenue", "650100", 2024, 3, 120.00 * YI),
     _F("tourism_revenue", "650102", 2024, 3, 130.00 * YI),
+    _F("tourism_revenue", "620000", 2024, 3, 80.00 * YI),
+    _F("tourism_revenue", "620100", 2024, 3, 90.00 * YI),
     # 北疆 + 南疆 ≠ 全区: 50 亿 off; 2 projects off 1200; 0.03 亿 off 9.99 亿 (two decimals allow 0.02)
     _F("exports", "650000", 2024, 3, 500.00 * YI),
     _F("exports", "XJN", 2024, 3, 300.00 * YI),
@@ -314,7 +355,7 @@ BROKEN_FAILS = {
     "raw_metrics.yoy_pct_plausible", "raw_metrics.completion_pct_0_1000", "raw_metrics.completion_pct_0_100",
     "fct_metric_mentions.doc_id_not_null",
     "fct_region_quarter.shares_of_whole_sum_le_100", "fct_region_quarter.part_not_above_whole",
-    "fct_region_quarter.north_plus_south_equals_whole", "fct_region_quarter.share_agrees_with_levels",
+    "fct_region_quarter.parts_sum_to_whole", "fct_region_quarter.share_agrees_with_levels",
     "fct_region_quarter.observation_key_unique", "fct_region_quarter.ytd_value_non_negative",
     "fct_industry_quarter.sectors_sum_to_total", "fct_industry_quarter.industry_not_above_region_total",
     "fct_industry_quarter.share_agrees_with_levels", "fct_industry_quarter.observation_key_unique",
@@ -389,11 +430,13 @@ def test_good_warehouse_passes_every_check(good_result: GateResult) -> None:
 def test_cross_row_rules_have_rows_to_check(good_result: GateResult) -> None:
     """The rules over several rows must see the good data, or a pass would prove nothing."""
     expected_rows = {
-        # gdp 2023 and 2024, investment_projects, retail_sales (disposable_income is not additive)
-        ("fct_region_quarter", "north_plus_south_equals_whole"): 4,
-        # gdp 2024: XJN, XJS, 650100 in 全区 and 650102 in 650100; gdp 2023: XJN, XJS, 650100;
-        # XJN, XJS in investment_projects and retail_sales (not disposable_income, nor 110000)
-        ("fct_region_quarter", "part_not_above_whole"): 4 + 3 + 2 + 2,
+        # 北疆 + 南疆 = 全区 (the partition of 650000) in gdp 2023 and 2024, investment_projects,
+        # retail_sales (disposable_income is not additive; 北疆's members are never all there)
+        ("fct_region_quarter", "parts_sum_to_whole"): 4,
+        # gdp 2024: XJN, XJS, 650100 in 全区, 650100 in XJN, 650102 in 650100, 全区 and XJN;
+        # gdp 2023: XJN, XJS, 650100 in 全区, 650100 in XJN; XJN, XJS in investment_projects and
+        # retail_sales (not disposable_income; 110000 has no parent with figures)
+        ("fct_region_quarter", "part_not_above_whole"): 7 + 4 + 2 + 2,
         ("fct_region_quarter", "share_agrees_with_levels"): 4,
         ("fct_region_quarter", "yoy_agrees_with_levels"): 4,
         ("fct_region_quarter", "shares_of_whole_sum_le_100"): 3,   # grouping, prefecture, county
@@ -406,8 +449,11 @@ def test_cross_row_rules_have_rows_to_check(good_result: GateResult) -> None:
         # is approximate)
         ("fct_metric_mentions", "restated_value_agrees_across_documents"): 1,   # the figures, 1400.00 v 1400.0
         ("fct_metric_mentions", "restated_value_agrees_within_document"): 1,
-        # the latest quarter of gdp, investment_projects, retail_sales, disposable_income
-        ("fct_region_quarter", "latest_period_has_whole_total"): 4,
+        # the latest quarter of gdp (in 新疆's and in 北京's tree), investment_projects,
+        # retail_sales, disposable_income
+        ("fct_region_quarter", "latest_period_has_whole_total"): 5,
+        # the six regions of the facts, each in dim_region
+        ("fct_region_quarter", "region_code_in_dim_region"): 6,
     }
     seen = {key: good_result.get(*key).element_count for key in expected_rows}
     assert seen == expected_rows
@@ -444,6 +490,8 @@ def test_part_larger_than_whole_fails(broken_result: GateResult) -> None:
     assert rows(broken_result, check, "metric_code", "region_code", "parent_region_code") == {
         ("tourism_revenue", "650100", "650000"),   # a prefecture above 全区
         ("tourism_revenue", "650102", "650100"),   # a county above its prefecture
+        ("tourism_revenue", "650102", "650000"),   # … and above 全区
+        ("tourism_revenue", "620100", "620000"),   # 兰州市 above 甘肃省
     }
     for row in broken_result.get("fct_region_quarter", "part_not_above_whole").failing_rows:
         assert row["excess"] > row["tolerance"]
@@ -452,8 +500,8 @@ def test_part_larger_than_whole_fails(broken_result: GateResult) -> None:
         assert REGION_NAMES[row["region_code"]] + "旅游总收入" in row["quote"] and "亿元" in row["quote"]
 
 
-def test_north_plus_south_not_whole_fails(broken_result: GateResult) -> None:
-    check = "fct_region_quarter.north_plus_south_equals_whole"
+def test_parts_not_summing_to_whole_fail(broken_result: GateResult) -> None:
+    check = "fct_region_quarter.parts_sum_to_whole"
     assert rows(broken_result, check, "metric_code", "year", "quarter") == {
         ("exports", 2024, 3), ("signed_projects", 2024, 3), ("imports", 2024, 3)}
     by_metric = {r["metric_code"]: r for r in broken_result.get(*check.split(".")).failing_rows}
@@ -796,10 +844,14 @@ def test_suites_follow_schema_and_seeds() -> None:
         if "params" in suite:
             assert sorted(suite["params"]["non_additive_metrics"]) == non_additive, name
 
-    region = _suite_json("fct_region_quarter")["params"]
-    regions = {r["region_code"]: r for r in _seed("regions.csv")}
-    assert region["whole_region"] == "650000"
-    assert sorted(region["part_regions"]) == sorted(c for c, r in regions.items() if r["parent_code"] == "650000")
+    # the region suite takes its hierarchy from dim_region: no param names a region, and the
+    # code pattern it holds the mart to admits every code of the gazetteer
+    region_suite = _suite_json("fct_region_quarter")
+    regions = {r["region_code"] for r in _seed("regions.csv")}
+    named = {v for value in region_suite["params"].values() for v in (value if isinstance(value, list) else [value])}
+    assert not named & regions
+    pattern = re.compile(_kwargs(region_suite, "region_code_well_formed")["regex"])
+    assert [c for c in sorted(regions) if not pattern.search(c)] == []
     sectors = _suite_json("fct_industry_quarter")["params"]["sector_codes"]
     assert sorted(sectors) == sorted(r["industry_code"] for r in _seed("industries.csv") if r["level"] == "sector")
 

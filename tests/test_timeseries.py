@@ -81,6 +81,16 @@ def test_the_real_corpus_publishes(corpus_run):
     assert corpus_run.exit_code == 0, "quality gate failed: " + " | ".join(corpus_run.failed_gate_checks())
 
 
+def test_bulletins_from_across_china_give_region_quarter_facts_for_each_province(corpus_run):
+    """The real bulletins of the dev and national sets come from 16 provinces: each has facts."""
+    provinces = corpus_run.query(
+        "select d.province_name_zh, count(*) from fct_region_quarter f join dim_region d using (region_code) "
+        "where d.province_code is not null group by 1")
+    assert len(provinces) >= 15, provinces
+    named = corpus_run.query("select count(*) from dim_region")[0][0]
+    assert named >= 3000   # the national gazetteer, not Xinjiang's 198 places
+
+
 # ------------------------------------------------------------------ the cross-document series
 
 SERIES_SQL = """

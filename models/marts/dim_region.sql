@@ -12,7 +12,7 @@ aliases as (
 
     select
         region_code,
-        array_to_string(list_sort(list(alias)), ',') as aliases
+        array_to_string(list_sort(list(distinct alias)), ',') as aliases
     from {{ ref('stg_vocab__region_aliases') }}
     group by region_code
 
@@ -27,14 +27,22 @@ final as (
         regions.region_level,
         regions.parent_code,
         regions.parent_name_zh,
-        regions.grouping_code,
-        regions.grouping_name_zh,
         regions.province_code,
         regions.province_name_zh,
         regions.prefecture_code,
+        regions.prefecture_name_zh,
+        regions.county_code,
+        regions.corps_code,
         regions.root_code,
         regions.depth,
-        regions.is_in_xinjiang,
+        regions.path,
+        regions.path_en,
+        regions.ancestor_codes,
+        regions.is_grouping,
+        regions.grouping_codes,
+        regions.grouping_names_zh,
+        regions.partition_whole_code,
+        regions.is_corps_tree,
         regions.share_parent_code,
         aliases.aliases
     from regions

@@ -1,5 +1,6 @@
--- The region vocabulary: 新疆 650000 -> 北疆 XJN / 南疆 XJS -> prefectures -> counties,
--- the XPCC corps as a tree of its own, and other provinces.
+-- The region vocabulary: the country, provinces, prefectures, counties, the groupings and
+-- economic zones that reports group regions by, and the Production and Construction Corps
+-- (corps -> divisions -> regiments), one tree under the country.
 
 with
 
@@ -16,7 +17,8 @@ renamed as (
         {{ clean_text('name_zh') }} as name_zh,
         {{ clean_text('name_en') }} as name_en,
         {{ clean_text('level') }} as region_level,
-        {{ clean_text('parent_code') }} as parent_code
+        {{ clean_text('parent_code') }} as parent_code,
+        {{ clean_text('source') }} as source
 
     from source
 

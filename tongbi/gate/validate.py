@@ -453,6 +453,8 @@ def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None) -> G
             if docs_dir is not None:
                 docs_dir.mkdir(parents=True, exist_ok=True)
                 context.build_data_docs(site_names=["tongbi_quality"])
+                from .offline import make_offline  # noqa: PLC0415
+                notes.extend(make_offline(docs_dir))  # GX's pages load their assets from CDNs
                 docs_index = docs_dir / "index.html"
     finally:
         con.close()

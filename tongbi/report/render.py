@@ -4,7 +4,7 @@ One HTML file (`index.html`) and its PNG charts (`img/`), opening without a serv
 
 - per metric: the year-to-date and single-quarter series by region, the reported growth rates
   beside the ones recomputed from the warehouse's own levels, and the share breakdowns
-  (北疆/南疆, 三次产业, and every `key=value` breakdown of the mentions: 资金来源, 投资主体, 园区 …);
+  (groupings such as 北疆/南疆, 三次产业, and every `key=value` breakdown of the mentions: 资金来源, 投资主体, 园区 …);
 - the data-quality summary of the last gate run (`audit_results`), the names the vocabularies
   lack (`unresolved_names`) and the conflicts between mentions (`conflicts`, when present);
 - provenance: every figure in a table links to its mention in the appendix, which gives the
@@ -22,12 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .charts import ChartWriter, FONT_DIR_ENV, FontChoice, IMAGE_SUBDIR, find_cjk_font
-from .data import read_warehouse
+from .data import Warehouse, read_warehouse
 from .review import build_conflicts, build_provenance, build_quality
 from .sections import Context, build_sections
 from .view import Anchors
@@ -56,6 +57,15 @@ class ReportResult:
     n_metrics: int
     n_mentions: int
     font: FontChoice | None
+
+
+def province_rank(wh: Warehouse) -> dict[str, int]:
+    """Provinces by how many facts the warehouse holds about their tree, most first: the report
+    leads with the places it knows most about, whichever province they are in."""
+    regions = {r["region_code"]: r for r in wh.rows("dim_region")}
+    counts = Counter((regions.get(r["region_code"]) or {}).get("province_code") or r["region_code"]
+                     for r in wh.rows("fct_region_quarter") if r.get("region_code"))
+    return {code: i for i, (code, _) in enumerate(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))}
 
 
 def render_html(template_vars: Mapping[str, Any]) -> str:
@@ -95,6 +105,7 @@ def build_report(opts: ReportOptions, warn: Callable[[str], None] | None = None)
                        o["period_end_month"], o["period_kind"], o["measure"]): o
                       for o in wh.rows("fct_observations")},
         doc_ids=frozenset(m["doc_id"] for m in wh.rows("fct_metric_mentions")),
+        province_rank=province_rank(wh),
     )
     sections = build_sections(ctx)
     quality = build_quality(ctx)

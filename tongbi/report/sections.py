@@ -29,6 +29,7 @@ class Context:
     linked: set[str] = field(default_factory=set)  # mention ids some table links to
     palette: dict[str, str] = field(default_factory=dict)  # region name → colour, the same in every chart
     doc_ids: frozenset[str] = frozenset()          # documents with a part in the provenance appendix
+    province_rank: dict[str, int] = field(default_factory=dict)  # province → 0 for the one with most figures
 
     def colors(self, names: Iterable[str]) -> dict[str, str]:
         """Distinct colours for one chart's regions, each region keeping the colour it was first
@@ -44,10 +45,11 @@ class Context:
         return chart
 
     def region_sort_key(self, code: str) -> tuple[int, int, str]:
-        """Xinjiang's tree first, then higher levels before lower ones."""
+        """The tree of the province with the most figures first, then higher levels before lower."""
         r = self.regions.get(code, {})
         depth = r.get("depth")
-        return (0 if r.get("is_in_xinjiang") else 1, int(depth) if depth is not None else 99, code)
+        rank = self.province_rank.get(r.get("province_code") or code, len(self.province_rank))
+        return (rank, int(depth) if depth is not None else 99, code)
 
     def obs(self, metric: str, region: str, industry: str, breakdown: str, year: int, month: int,
             measure: str) -> Row | None:
@@ -205,12 +207,16 @@ def headline(ctx: Context, total: list[Row], unit: UnitDisplay, level_zh: str) -
 
 
 def grouping_shares(ctx: Context, metric: Row, total: list[Row]) -> Figure | None:
-    """北疆/南疆 (and any other grouping) as parts of their province, period by period."""
-    groupings = sorted((c for c, r in ctx.regions.items() if r.get("region_level") == "grouping"),
+    """The groupings that partition a region (北疆/南疆 of 新疆, 东部/中部/西部/东北 of the country)
+    as its parts, period by period: one chart, for the partitioned region with the most figures."""
+    wholes = Counter(ctx.regions[r["region_code"]].get("partition_whole_code") for r in total
+                     if ctx.regions.get(r["region_code"], {}).get("partition_whole_code"))
+    if not wholes:
+        return None
+    whole = min(wholes, key=lambda w: (-wholes[w], ctx.region_sort_key(w)))
+    groupings = sorted((c for c, r in ctx.regions.items() if r.get("partition_whole_code") == whole),
                        key=ctx.region_sort_key)
     rows = [r for r in total if r["region_code"] in groupings]
-    if not rows:
-        return None
     items = []
     for r in sorted(rows, key=lambda r: (r["date"] or "", groupings.index(r["region_code"]))):
         share = r.get("share_pct_reported")
@@ -232,7 +238,8 @@ def grouping_shares(ctx: Context, metric: Row, total: list[Row]) -> Figure | Non
             f"{metric['name_en']}: shares of {', '.join(ctx.regions[c].get('name_en') or c for c in groupings)} "
             f"in {'/'.join(sorted(parents))}, % (reported; else computed from levels)"), "地区 Region"),
         f"{slug(metric['metric_code'])}-groupings", max(150, 34 * n_rows + 110),
-        f"{metric['name_zh']} 北疆/南疆占比 — shares of Northern and Southern Xinjiang")
+        f"{metric['name_zh']} {'/'.join(n.removesuffix('地区') for n in names)}占比 — shares of "
+        f"{', '.join(ctx.regions[c].get('name_en') or c for c in groupings)}")
 
 
 def sector_shares(ctx: Context, metric: Row, rows: list[Row]) -> Figure | None:

@@ -61,7 +61,7 @@ from tongbi.errors import GateFailed, NoDocuments
 from .build import dbt_build
 from .history import append_history, history_path, history_row, pending_history, write_run_history
 from .lock import WAREHOUSE_WAIT_S, RunLock, describe_holder, lock_path, lock_timeout
-from .publish import publish, staging_path
+from .publish import publish, published_path, staging_path
 from .quarantine import (DEFAULT_MAX_SHARE, MAX_ROUNDS, blame, carried, filter_raw_metrics, keep_originals,
                          locate, offence_rows, read_quarantine, summary_of, too_many, write_quarantine)
 from .recovery import recover, recover_seeds
@@ -128,7 +128,7 @@ def run(opts: RunOptions) -> int:
     `running`, rewritten at the end), and the run's row is appended to `runs/history.jsonl`.
     """
     paths = opts.paths or [DEFAULT_BULLETINS]
-    warehouse = opts.warehouse.resolve()
+    warehouse = published_path(opts.warehouse)  # the link readers open, not its current version
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_path(warehouse)
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")

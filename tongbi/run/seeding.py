@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from loaders import document_texts
 from loaders.cache import DocumentCache
 from loaders.corpus import iter_corpus
 from loaders.schema import DOCUMENTS_SCHEMA, RAW_METRICS_SCHEMA
@@ -70,13 +71,14 @@ class CorpusCounts:
 
 def extract_to_seeds(paths: list[Path], year: int | None, progress: Any, cache: DocumentCache,
                       staged: Path) -> tuple[CorpusCounts, dict[str, bytes]]:
-    """Extract the corpus into the three loader seed files in `staged`, streaming: each
+    """Extract the corpus into the four loader seed files in `staged` (document_texts among them), streaming: each
     document's rows go to raw_metrics.csv as they come (in doc_id order at the end), so memory
     does not grow with the corpus' mentions. Returns what was read and the sha256 digest of
     each file (the run's input fingerprint). The files are byte for byte what
     `seeds.write_csv` of the whole frames writes."""
     result = CorpusCounts()
     writer = SortedCsvWriter(staged / "raw_metrics.csv", header_csv(RAW_METRICS_SCHEMA))
+    texts = SortedCsvWriter(staged / document_texts.SEED_NAME, document_texts.header_csv())
     try:
         for item in iter_corpus(paths, load_vocabulary(), year, progress, cache):
             if item.row is None:
@@ -86,9 +88,14 @@ def extract_to_seeds(paths: list[Path], year: int | None, progress: Any, cache: 
             result.rows.append(tuple(item.row.get(k) for k in _DOC_COLUMNS))
             result.n_mentions += n
             writer.add(str(item.row["doc_id"]), item.csv, n)
-        digests = {"raw_metrics.csv": bytes.fromhex(writer.finish())}
+            # a cache hit holds no text: the file is decoded again for document_texts
+            text = item.text if item.text is not None else document_texts.read_text(item.path)
+            texts.add(str(item.row["doc_id"]), document_texts.text_csv(str(item.row["doc_id"]), text), 1)
+        digests = {"raw_metrics.csv": bytes.fromhex(writer.finish()),
+                   document_texts.SEED_NAME: bytes.fromhex(texts.finish())}
     except BaseException:
         writer.abort()
+        texts.abort()
         raise
     result.n_documents = len(result.rows)
     documents = pl.DataFrame(result.rows, schema=dict(DOCUMENTS_SCHEMA), orient="row").sort("doc_id")

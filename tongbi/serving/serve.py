@@ -18,9 +18,14 @@ Who can connect:
 * role `tongbi_admin` (superuser), with no password, only through the local socket in a private
   folder (mode 0700) of the service user: the command itself publishes through it.
 
-After a first publish of the current warehouse, the command polls the warehouse file (inode, size,
-mtime; every 2 s) and publishes again whenever `tongbi run` has replaced it: readers keep their
-connections and see the new version on their next statement (see tongbi/serving/postgres.py).
+The server first runs on the private socket only (listen_addresses empty): the command creates the
+role and publishes the current warehouse through it, and only then restarts the server listening
+on `--host`/`--port`. A client that connects as soon as the port answers — a BI tool started
+beside the server, a health check — finds the marts; while no warehouse can be published yet,
+the port stays closed. Afterwards the command polls the warehouse (inode, size, mtime of the
+version its link points to; every 2 s) and publishes again whenever `tongbi run` has replaced it:
+each publish is one transaction, so readers keep their connections and see the old copy or the
+new one, whole, on their next statement (see tongbi/serving/postgres.py).
 """
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tongbi.errors import TongbiError
+from tongbi.run.publish import published_path
 from .postgres import PostgresPublishError, READER_ROLE, publish_to_postgres
 
 PASSWORD_ENV = "TONGBI_PASSWORD"
@@ -199,6 +205,7 @@ class Cluster:
         self.log = log
         self.socket_dir: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
+        self.listen_at_start = True
 
     # -- running things as the service user
 
@@ -255,7 +262,9 @@ class Cluster:
         self._own(hba)
         hba.chmod(0o600)
 
-    def start(self) -> None:
+    def start(self, listen: bool = True) -> None:
+        """Start the server and wait until it accepts connections on its private socket; with
+        `listen` False it accepts none over TCP (listen_addresses empty)."""
         # a socket path is limited to 107 bytes: in our folder when it fits, else in /tmp
         inside = self.folder / "socket"
         if len(str(inside / f".s.PGSQL.{self.port}.lock")) <= 100:
@@ -267,7 +276,7 @@ class Cluster:
         self.socket_dir.chmod(0o700)
         log = open(self.logfile, "ab")
         cmd = [str(self.bindir / "postgres"), "-D", str(self.data),
-               "-c", f"listen_addresses={self.host}", "-c", f"port={self.port}",
+               "-c", f"listen_addresses={self.host if listen else ''}", "-c", f"port={self.port}",
                "-c", f"unix_socket_directories={self.socket_dir}", "-c", "unix_socket_permissions=0700",
                "-c", "password_encryption=scram-sha-256", "-c", "logging_collector=off",
                "-c", "log_line_prefix=%m [%p] %q%u@%d "]
@@ -328,9 +337,13 @@ class Cluster:
             return f"(no log at {self.logfile})"
         return " | ".join(lines[-n:]) + f" (log: {self.logfile})"
 
+    def restart(self, listen: bool = True) -> None:
+        self.stop()
+        self.start(listen)
+
     def __enter__(self) -> "Cluster":
         self.initdb()
-        self.start()
+        self.start(listen=self.listen_at_start)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -391,14 +404,15 @@ class ServeOptions:
 
 def _identity(path: Path) -> tuple[int, int, int, int] | None:
     try:
-        st = path.stat()
+        st = path.stat()  # through the link: the version it points to now
     except OSError:
         return None
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def serve(opts: ServeOptions) -> int:
-    """Run the cluster, publish the warehouse, republish on every change, until SIGINT/SIGTERM."""
+    """Run the cluster, publish the warehouse, then listen, republish on every change, until
+    SIGINT/SIGTERM."""
     password = os.environ.get(PASSWORD_ENV, "")
     if not password:
         raise NoPassword(f"set {PASSWORD_ENV} to the password of the read-only role {READER_ROLE!r}; "
@@ -407,7 +421,7 @@ def serve(opts: ServeOptions) -> int:
     def say(msg: str) -> None:
         print(msg, flush=True)
 
-    warehouse = opts.warehouse.resolve()
+    warehouse = published_path(opts.warehouse)   # the link, followed at every poll
     user = service_user(say)
     folder = (opts.data_dir.resolve() if opts.data_dir else default_data_dir(warehouse, user))
     stopping: list[int] = []
@@ -420,12 +434,16 @@ def serve(opts: ServeOptions) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         cluster = Cluster(folder, opts.host, opts.port, user=user, log=say)
+        cluster.listen_at_start = False
         with cluster:
             cluster.setup(password)
             say(f"PostgreSQL {server_version(cluster.bindir)} serving {warehouse}")
             say(f"  data folder {cluster.folder}" + (f" (runs as {user.name})" if user else ""))
-            say(f"  connect: {cluster.reader_url()}  (password: ${PASSWORD_ENV}; schemas tongbi, bi)")
-            _follow(cluster, warehouse, opts.poll_s, stopping, say)
+            follower = _Follower(cluster, warehouse, say)
+            if _first_publish(follower, opts.poll_s, stopping, say):
+                cluster.restart(listen=True)
+                say(f"  connect: {cluster.reader_url()}  (password: ${PASSWORD_ENV}; schemas tongbi, bi)")
+                _follow(follower, opts.poll_s, stopping)
             say("stopping PostgreSQL …")
         say("stopped")
         return 0
@@ -434,24 +452,52 @@ def serve(opts: ServeOptions) -> int:
             signal.signal(s, handler)
 
 
-def _follow(cluster: Cluster, warehouse: Path, poll_s: float, stopping: list[int],
-            say: Callable[[str], None]) -> None:
+@dataclass
+class _Follower:
+    """Publishes the warehouse whenever the version it names changes; reports a failing version
+    once (it is retried at every poll)."""
+
+    cluster: Cluster
+    warehouse: Path
+    say: Callable[[str], None]
     published: tuple[int, int, int, int] | None = None
     reported: tuple[int, int, int, int] | None = None
-    if _identity(warehouse) is None:
-        say(f"waiting for {warehouse} (tongbi run --warehouse {warehouse})")
-    while not stopping:
-        current = _identity(warehouse)
-        if current is not None and current != published:
+
+    def poll(self) -> None:
+        current = _identity(self.warehouse)
+        if current is not None and current != self.published:
             try:
-                publish_to_postgres(warehouse, cluster.admin_dsn(), log=say)
-                published = current
+                publish_to_postgres(self.warehouse, self.cluster.admin_dsn(), log=self.say)
+                self.published = current
             except PostgresPublishError as exc:
-                if reported != current:  # once per version of the file; retried at every poll
+                if self.reported != current:
                     print(f"tongbi serve: {exc}", file=sys.stderr, flush=True)
-                    reported = current
-        if not cluster.alive():
-            raise ServeError(f"PostgreSQL stopped unexpectedly: {cluster.log_tail()}")
-        deadline = time.monotonic() + poll_s
-        while not stopping and time.monotonic() < deadline:
-            time.sleep(0.1)
+                    self.reported = current
+        if not self.cluster.alive():
+            raise ServeError(f"PostgreSQL stopped unexpectedly: {self.cluster.log_tail()}")
+
+
+def _sleep(poll_s: float, stopping: list[int]) -> None:
+    deadline = time.monotonic() + poll_s
+    while not stopping and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _first_publish(follower: _Follower, poll_s: float, stopping: list[int], say: Callable[[str], None]) -> bool:
+    """Publish over the private socket until one copy is in place; False when stopped first."""
+    if _identity(follower.warehouse) is None:
+        say(f"waiting for {follower.warehouse} (tongbi run --warehouse {follower.warehouse}); "
+            "the port opens once it is published")
+    while not stopping:
+        follower.poll()
+        if follower.published is not None:
+            return True
+        _sleep(poll_s, stopping)
+    return False
+
+
+def _follow(follower: _Follower, poll_s: float, stopping: list[int]) -> None:
+    while not stopping:
+        _sleep(poll_s, stopping)
+        if not stopping:
+            follower.poll()

@@ -1,0 +1,197 @@
+"""The period a figure belongs to: period phrases found in the text (grammar/period_phrases.csv),
+the ones that cannot be a figure's own (asides, comparisons, spans opened by 以来), the
+bulletin's own period (its title's or its lead's), an event's month, and the year a period
+named without one is in."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import NamedTuple
+
+from .documents import Document, normalise_term
+from .matching import clause_end
+from .numbers import Quantity
+from .vocabulary import Vocabulary
+
+FLOW_KINDS = ("ytd", "year", "quarter", "month")
+NAMED_EVENT = re.compile(r"第[一二三四五六七八九十百零〇\d]+届[^，,；;。\d]{0,12}?(?:会|节|展)")
+EVENT_DATE = re.compile(r"(?:(?P<year>(?:19|20)\d\d)年|(?P<rel>去年|今年|上年))?(?P<month>1[0-2]|[1-9])月(?:\d{1,2}日)?"
+                        r"[^，,；;。\d]{0,3}?(?:闭幕|开幕|举办|举行|召开)")
+EVENT = re.compile(r"召开|举行|举办|开幕|闭幕|签约|启动|开工|揭牌")
+# a period a figure is compared with, not the figure's own: 比一季度, 较1-7月, 快于一季度、2016年全年
+COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超过|同|与|和)(?:[^，,；;。\d]{0,8}[、和])?$")
+SO_FAR = ("今年以来", "年初以来", "截至目前")
+NOW = ("目前", "现有", "当前", "至今", "如今")
+_CN_MONTH = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
+             "十一": 11, "十二": 12}
+_LEAD_DATE = re.compile(r"(?<![\d年])(1[0-2]|[1-9])月(3[01]|[12]\d|[1-9])日")
+
+
+class Period(NamedTuple):
+    year: int | None
+    end_month: int | None
+    kind: str
+    start: int = -1
+    explicit_year: bool = False     # the phrase names its year (2023年1-8月, 去年)
+
+
+class PeriodReader:
+    """Finds and chooses periods for one vocabulary's phrasing."""
+
+    def __init__(self, vocab: Vocabulary) -> None:
+        self.vocab = vocab
+
+
+    def find(self, t: str, body: int, doc: Document) -> list[tuple[int, int, Period, int]]:
+        found: list[tuple[int, int, Period, int]] = []
+        short = len(t) - body < 80   # a title: most phrases cannot start anywhere in it
+        for phrase in self.vocab.periods:
+            if short and phrase.starts is not None and phrase.starts.search(t, body) is None:
+                continue
+            for m in phrase.pattern.finditer(t, body):
+                groups = {k: v for k, v in m.groupdict().items() if v}
+                if phrase.end_month == "end":
+                    end = month_number(groups.get("end") or groups.get("end2"))
+                elif phrase.end_month == "ref":
+                    end = doc.reference_month
+                else:
+                    end = int(phrase.end_month)
+                if phrase.year == "year":
+                    year = int(groups["year"])
+                elif phrase.year == "prev":
+                    year = doc.reference_year - 1 if doc.reference_year else None
+                elif phrase.end_month == "ref":
+                    year = doc.reference_year
+                else:
+                    year = year_for(end, phrase.kind, doc)
+                found.append((m.start(), m.end(), Period(year, end, phrase.kind, m.start(),
+                                                                  phrase.year in ("year", "prev") or phrase.end_month == "ref"),
+                              phrase.priority))
+        # where phrases overlap keep the higher priority (2023年1—8月 over 1—8月 over 2023年)
+        found.sort(key=lambda f: (f[0], -f[3]))
+        kept: list[tuple[int, int, Period, int]] = []
+        for f in sorted(found, key=lambda f: (-f[3], f[0])):
+            if not any(f[0] < k[1] and k[0] < f[1] for k in kept):
+                kept.append(f)
+        kept.sort(key=lambda f: f[0])
+        return kept
+
+    @staticmethod
+    def subject_periods(t: str, hits: list[tuple[int, int, Period, int]], masked: list[bool],
+                         doc: Document) -> list[tuple[int, int, Period, int]]:
+        """The period phrases that can be a figure's own period. A phrase in brackets is an aside
+        (三年行动计划(2018-2020年)); one a figure is compared with is a reference, not its period
+        (比一季度加快, 快于一季度、2016年全年); one followed by 以来 starts a cumulative span that
+        ends at the bulletin's date (2017年以来 → since)."""
+        kept: list[tuple[int, int, Period, int]] = []
+        dropped_end = -1
+        for hit in hits:
+            start, end, period, priority = hit
+            # 2016年 + 全年 found as two phrases are one: dropped together
+            if masked[start] or start == dropped_end or COMPARED_PERIOD.search(t, max(0, start - 14), start):
+                dropped_end = end
+                continue
+            if t.startswith("以来", end):
+                hit = (start, end + 2, Period(doc.reference_year, doc.reference_month, "since", start, False), priority)
+            kept.append(hit)
+        return kept
+
+    def lead_period(self, doc: Document, period_hits: list[tuple[int, int, Period, int]],
+                     sentences: list[tuple[int, int]], quantities: list[Quantity]) -> Period | None:
+        """The bulletin's own period: its title's, else that of the first sentence stating a figure
+        (not "2017年全区投资促进工作会议" in a lead that states none)."""
+        title = normalise_term(doc.title)
+        if title:
+            titled = [h for h in self.find(title, 0, doc) if h[2].kind in FLOW_KINDS]
+            if titled:
+                return Period(titled[0][2].year, titled[0][2].end_month, titled[0][2].kind, -1,
+                              titled[0][2].explicit_year)
+        with_figures = [(a, b) for a, b in sentences if any(a <= q.num_start < b for q in quantities)]
+        for start, _, period, _ in period_hits:
+            # 截至7月底，全州招商引资开工项目118个: a stock date opening the lead bounds its flows too
+            if (period.kind in FLOW_KINDS or period.kind == "as_of" and period.end_month
+                    and not doc.match_text.startswith(NOW, start)) \
+                    and any(a <= start < b for a, b in with_figures):
+                return period
+        return None
+
+    @staticmethod
+    def event_period(t: str, p_start: int, doc: Document) -> Period | None:
+        end = clause_end(t, p_start, "。！？!?\n")
+        m = _LEAD_DATE.search(t, p_start, min(end, p_start + 20))
+        if m is None or not EVENT.search(t, m.end(), end) or doc.reference_year is None:
+            return None
+        return Period(doc.reference_year, int(m[1]), "other", m.start(), False)
+
+    @staticmethod
+    def named_event_period(t: str, s_start: int, p_end: int, q: Quantity, clause: str,
+                           doc: Document) -> Period | None:
+        """第十九届兰洽会签约项目1093个，签约金额6129亿元，从2013年6月闭幕至今…: what was signed at
+        a numbered event is of the month the text dates the event to."""
+        if "签约" not in clause or doc.reference_year is None:
+            return None
+        events = list(NAMED_EVENT.finditer(t, s_start, q.start))
+        if not events:
+            return None
+        nxt = NAMED_EVENT.search(t, q.end, p_end)
+        m = EVENT_DATE.search(t, events[-1].end(), nxt.start() if nxt else p_end)
+        if m is None:
+            return None
+        year = int(m["year"]) if m["year"] else doc.reference_year - (1 if m["rel"] in ("去年", "上年") else 0)
+        return Period(year, int(m["month"]), "other", m.start(), bool(m["year"] or m["rel"]))
+
+    @staticmethod
+    def choose(hits: list[tuple[int, int, Period, int]], s_start: int, p_start: int, q: Quantity,
+                doc: Document, carried: Period | None) -> Period | None:
+        in_sentence = [h for h in hits if s_start <= h[0] and h[1] <= q.start]
+        in_paragraph = [h for h in hits if p_start <= h[0] and h[1] <= s_start
+                        and h[2].kind in FLOW_KINDS + ("as_of",)]
+        chosen = in_sentence[-1][2] if in_sentence else (in_paragraph[-1][2] if in_paragraph else carried)
+        if chosen is not None and carried is not None and chosen is not carried and chosen.kind == "ytd" \
+                and carried.kind == "ytd" and carried.year == chosen.year and carried.end_month \
+                and doc.match_text.startswith(SO_FAR, chosen.start):
+            return carried  # 今年以来 in a bulletin about 前7个月 is those seven months
+        if chosen is not None and carried is not None and chosen.kind == "as_of" and chosen.end_month == 12 \
+                and not chosen.explicit_year and carried.kind == "year" and carried.year:
+            return Period(carried.year, 12, "as_of", chosen.start, True)   # 年末 in a report on a year is its end
+        if chosen is not None and not chosen.explicit_year and chosen.kind in FLOW_KINDS:
+            # 去年…。全年累计…: a period named without its year is in the year the paragraph named
+            named = [h[2] for h in hits if p_start <= h[0] and h[1] <= q.start and h[2].explicit_year
+                     and h[0] < chosen.start]
+            if named:
+                return Period(named[-1].year, chosen.end_month, chosen.kind, chosen.start, True)
+        return chosen
+
+
+def month_number(s: str | None) -> int | None:
+    if not s:
+        return None
+    return int(s) if s.isdigit() else _CN_MONTH.get(s)
+
+
+def dated_by_lead(doc: Document) -> Document:
+    """A bulletin speaks from the day its lead names (5月31日，…在拉萨举行…签约), which may be
+    days before it was put online: 今年以来 and stocks without a date of their own are as of then."""
+    if doc.published is None or doc.reference_month is None:
+        return doc
+    m = _LEAD_DATE.search(doc.match_text, doc.body_start, doc.body_start + 400)
+    if m is None:
+        return doc
+    month = int(m[1])
+    if not (doc.reference_month - 2 <= month < doc.reference_month):
+        return doc
+    return dataclasses.replace(doc, reference_month=month)
+
+
+def year_for(end_month: int | None, kind: str, doc: Document) -> int | None:
+    """A period named without its year is the latest one that had ended when the bulletin
+    appeared: 全年 in a January bulletin is last year."""
+    year = doc.reference_year
+    if year is None or end_month is None or doc.reference_month is None:
+        return year
+    published_month = doc.published.month if doc.published else doc.reference_month
+    if kind in FLOW_KINDS and end_month >= published_month and doc.reference_source == "front_matter":
+        return year - 1
+    if kind == "as_of" and end_month > published_month:
+        return year - 1
+    return year
