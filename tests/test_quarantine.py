@@ -17,14 +17,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from test_gate_faults import SAMPLES, query, run_tongbi, summary_of
+from test_gate_faults import N_SAMPLES, SAMPLES, query, run_tongbi, summary_of
 from tongbi.gate import CheckResult
 from tongbi.run.quarantine import MINORITY, NO_MAJORITY, SINGLE, blame, cross_document_blame, parse_share
 
 PROJECT = Path(__file__).resolve().parent.parent
 BAD = PROJECT / "tests" / "fixtures" / "quarantine" / "parts-and-shares.md"
 BAD_ID = "parts-and-shares"
-GOOD_IDS = sorted(p.stem for p in SAMPLES.glob("*.md") if p.name.lower() != "readme.md")
 FACT_TABLES = ("fct_metric_mentions", "fct_region_quarter", "fct_industry_quarter", "fct_observations")
 
 
@@ -91,12 +90,12 @@ def test_a_default_run_quarantines_the_bad_bulletin_and_publishes_the_others(sit
     assert summary["status"] == "published" and summary["warehouse"]["published"] is True
     q = summary["quarantine"]
     assert q["documents"] == 1 and q["doc_ids"] == [BAD_ID] and q["new_doc_ids"] == [BAD_ID]
-    assert q["rebuilds"] == 1 and q["share"] == pytest.approx(1 / (len(GOOD_IDS) + 1), abs=1e-4)
+    assert q["rebuilds"] == 1 and q["share"] == pytest.approx(1 / (N_SAMPLES + 1), abs=1e-4)
     assert "dbt build, quarantine round 1" in summary["stages"]
     assert summary["gate"]["passed"] is True and summary["gate"]["counts"]["failed_error"] == 0
     # the terminal says how many and why
     out = proc.stdout
-    assert f"Quarantine: 1 of {len(GOOD_IDS) + 1} documents kept out of the marts" in out
+    assert f"Quarantine: 1 of {N_SAMPLES + 1} documents kept out of the marts" in out
     assert any(ln.strip().startswith(f"{BAD_ID}: fct_region_quarter.part_not_above_whole") for ln in out.splitlines())
     (n,), = query(site.quarantined, "select documents_quarantined from run_history "
                                     f"where run_id = '{summary['run_id']}'")
@@ -132,7 +131,9 @@ def test_none_of_the_bad_bulletins_facts_reach_the_marts_and_the_good_ones_are_a
         (n,), = query(wh, f"select count(*) from {table} where {column} like '%{BAD_ID}%'")
         assert n == 0, f"{table} holds figures of the quarantined bulletin"
         assert rows(wh, table) == rows(site.clean, table), f"{table} differs from the samples' own build"
-    assert sorted(d for (d,) in query(wh, "select distinct doc_id from fct_metric_mentions")) == GOOD_IDS
+    published_docs = "select distinct doc_id from fct_metric_mentions order by 1"
+    assert query(wh, published_docs) == query(site.clean, published_docs)
+    assert len(query(wh, published_docs)) == N_SAMPLES
     # the document itself is still known (the manifest), its figures are not
     assert query(wh, f"select count(*) from documents where doc_id = '{BAD_ID}'") == [(1,)]
     assert query(wh, f"select count(*) from raw_metrics where doc_id = '{BAD_ID}'") == [(0,)]
@@ -165,11 +166,12 @@ def test_quarantining_more_than_the_maximum_share_fails_the_run(site: Site, tmp_
     wh = tmp_path / "warehouse.duckdb"
     shutil.copy2(site.clean, wh)
     before = sha256(wh)
-    # one bad bulletin of seven is 14 %: above 10 %
-    proc = run_tongbi(folder_with(tmp_path, BAD), "--warehouse", wh, "--quiet", "--max-quarantine", "10%")
+    limit = 0.5 / (N_SAMPLES + 1)   # half of what one bad bulletin among the samples is
+    proc = run_tongbi(folder_with(tmp_path, BAD), "--warehouse", wh, "--quiet", "--max-quarantine", f"{limit:.4f}")
     assert proc.returncode == 4, proc.stderr[-3000:]
     assert sha256(wh) == before
-    assert "more than --max-quarantine 10%: a systemic fault" in proc.stderr
+    assert f"it would quarantine 1 of {N_SAMPLES + 1} documents, more than --max-quarantine" in proc.stderr
+    assert "a systemic fault, not a bad page" in proc.stderr
     assert summary_of(proc)["warehouse"]["published"] is False
 
 
@@ -281,8 +283,8 @@ def test_max_quarantine_takes_a_share_or_a_percentage() -> None:
 
 def test_two_bulletins_of_one_date_with_two_figures_are_both_quarantined(site: Site, tmp_path: Path) -> None:
     """No majority: restated-projects says 1878 projects where xj-invest-2025q1, of the same
-    date, says 1778; nothing says which stands, so neither is published (2 of 7 documents: above
-    the default 20 %, hence --max-quarantine 40%)."""
+    date, says 1778; nothing says which stands, so neither is published (2 documents of the
+    samples and it: about the default 20 %, hence --max-quarantine 40%)."""
     restated = PROJECT / "tests" / "fixtures" / "quarantine" / "restated-projects.md"
     wh = tmp_path / "warehouse.duckdb"
     shutil.copy2(site.clean, wh)
