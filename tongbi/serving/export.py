@@ -3,7 +3,7 @@ Parquet files, for tools that read files rather than databases (Spark, pandas, P
 Parquet connector, object storage behind a lakehouse).
 
 Layout: `DIR/main/<table>.parquet` for the marts (fct_*, dim_*, conflicts, unresolved_names,
-audit_results, run_history) and `DIR/bi/<view>.parquet` for the BI views, plus
+audit_results, run_history, quarantine) and `DIR/bi/<view>.parquet` for the BI views, plus
 `DIR/_export.json` naming the warehouse, its last run and the files with their row counts.
 
 The warehouse is opened read-only, in one connection: every file comes from the same version,
@@ -24,7 +24,8 @@ import duckdb
 from tongbi.errors import TongbiError
 
 MART_PREFIXES = ("fct_", "dim_")
-MART_TABLES = ("conflicts", "unresolved_names", "audit_results", "run_history")
+# the tables served beside the marts (the PostgreSQL copy serves the same ones)
+MART_TABLES = ("conflicts", "unresolved_names", "audit_results", "run_history", "quarantine")
 BI_SCHEMA = "bi"
 
 

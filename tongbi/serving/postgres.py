@@ -5,7 +5,7 @@ into PostgreSQL for BI tools that speak only the Postgres protocol.
 serves in ONE transaction, so a reader never sees half a publish:
 
 * schema `tongbi` holds the marts of DuckDB's `main` (fct_*, dim_*, conflicts, unresolved_names,
-  audit_results, run_history when present) and `tongbi.publication`, one row saying which
+  audit_results, run_history, quarantine when present) and `tongbi.publication`, one row saying which
   warehouse file and run the copy holds;
 * schema `bi` holds the views of DuckDB's schema `bi` (dbt's `main_bi` is read too), loaded as
   tables, when the warehouse has any.
@@ -36,14 +36,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from tongbi.errors import TongbiError
+from tongbi.serving.export import MART_PREFIXES, MART_TABLES
 
 READER_ROLE = "tongbi"
 # DuckDB schema → the PostgreSQL schema that serves it
 PUBLIC_SCHEMAS = {"main": "tongbi", "bi": "bi"}
 DEFAULT_SCHEMAS = ("main", "bi")
 BI_SOURCES = ("bi", "main_bi")   # dbt names a custom schema `bi` main_bi unless told otherwise
-MART_PREFIXES = ("fct_", "dim_")
-MART_TABLES = ("conflicts", "unresolved_names", "audit_results", "run_history")
 PUBLICATION = "publication"
 RETIRED_PREFIX = "_tongbi_retired_"
 NEXT_PREFIX = "_tongbi_next_"
