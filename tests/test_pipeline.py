@@ -95,13 +95,14 @@ published: 2025-04-20
 
 
 def test_a_bulletin_breaking_a_rule_stops_publishing_and_changes_nothing(warehouse, tmp_path, capsys):
+    """--strict: the all-or-nothing gate (without it the bulletin is quarantined: test_quarantine)."""
     folder = tmp_path / "bulletins"
     shutil.copytree(SAMPLES, folder)
     (folder / "bad-shares.md").write_text(BAD_SHARES, encoding="utf-8")
     wh = tmp_path / "warehouse.duckdb"
     shutil.copy(warehouse, wh)
     before = hashlib.sha256(wh.read_bytes()).hexdigest()
-    code = main(["run", str(folder), "--warehouse", str(wh), "--quiet"])
+    code = main(["run", str(folder), "--warehouse", str(wh), "--quiet", "--strict"])
     err = capsys.readouterr().err
     assert code == 4
     assert hashlib.sha256(wh.read_bytes()).hexdigest() == before
