@@ -23,6 +23,9 @@ class CorpusResult:
     mentions: list[Mention] = field(default_factory=list)
     documents: list[dict[str, object]] = field(default_factory=list)
     rejected: list[dict[str, object]] = field(default_factory=list)
+    # each document's raw_metrics lines (seeds.mentions_csv), for writing the file without
+    # building a frame of every mention again
+    csv_parts: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
     def n_mentions(self) -> int:
@@ -187,6 +190,7 @@ def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | Non
             result.rejected.append(item.rejected or {})
             continue
         result.documents.append(item.row)
+        result.csv_parts.append((str(item.row["doc_id"]), item.csv))
         result.mentions.extend(Mention(**m) for m in mentions_from_csv(item.csv))
     return result
 
