@@ -23,6 +23,9 @@ class CorpusResult:
     mentions: list[Mention] = field(default_factory=list)
     documents: list[dict[str, object]] = field(default_factory=list)
     rejected: list[dict[str, object]] = field(default_factory=list)
+    # each document's raw_metrics lines (seeds.mentions_csv), for writing the file without
+    # building a frame of every mention again
+    csv_parts: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
     def n_mentions(self) -> int:
@@ -62,13 +65,17 @@ class Extracted:
     csv: bytes = b""
     rejected: dict[str, object] | None = None
     text: str | None = None   # the decoded text (seeds/document_texts.csv); None for a cache hit
+    # the Mention objects `csv` was written from, when extracted in this process for a caller
+    # that keeps them (extract_corpus); None otherwise
+    mentions: list[Mention] | None = None
 
 
 class _DocumentExtractor:
     """Decode and extract one uncached document (in this process or in a pool worker)."""
 
-    def __init__(self, vocab: Vocabulary, default_year: int | None) -> None:
+    def __init__(self, vocab: Vocabulary, default_year: int | None, keep_mentions: bool = False) -> None:
         self.converter = ScriptConverter()
+        self.keep_mentions = keep_mentions
         self.vocab = vocab
         self.default_year = default_year
         self.extractor: Extractor | None = None   # built on the first readable document
@@ -84,7 +91,18 @@ class _DocumentExtractor:
             return Extracted(path, rejected={"path": exc.path, "line": exc.line, "reason": exc.reason})
         self.extractor = self.extractor or Extractor(self.vocab)
         mentions = self.extractor.extract(doc)
-        return Extracted(path, document_row(doc, len(mentions)), mentions_csv(mentions), text=doc.text)
+        return Extracted(path, document_row(doc, len(mentions)), mentions_csv(mentions), text=doc.text,
+                         mentions=_as_read_back(mentions) if self.keep_mentions else None)
+
+
+def _as_read_back(mentions: list[Mention]) -> list[Mention]:
+    """`mentions` in mention_seq order, as `mentions_from_csv` would give them back from their
+    seed lines (a whole number in the float column is a float): a fresh document and a cached
+    one give equal rows, without parsing what was just written."""
+    for m in mentions:
+        if type(m.value) is int:
+            m.value = float(m.value)
+    return sorted(mentions, key=lambda m: m.mention_seq)
 
 
 _WORKER: _DocumentExtractor | None = None
@@ -117,7 +135,8 @@ def default_workers() -> int:
 
 def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None = None,
                 progress: Callable[[int, int, Path], None] | None = None,
-                cache: ExtractionCache | None = None, workers: int | None = None) -> Iterator[Extracted]:
+                cache: ExtractionCache | None = None, workers: int | None = None,
+                keep_mentions: bool = False) -> Iterator[Extracted]:
     """The documents of `paths` in file order, one at a time, without keeping any document's
     mentions: each file read and extracted on its own (a bad file is rejected with its path and
     line, the others still load), a second file with the same document id rejected.
@@ -152,7 +171,7 @@ def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None =
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool, workers = None, 1
             if fresh is None:
-                local = local or _DocumentExtractor(vocab, default_year)
+                local = local or _DocumentExtractor(vocab, default_year, keep_mentions)
                 fresh = map(local, misses)
             for i, (path, hit) in enumerate(zip(chunk, hits), start + 1):
                 if progress:
@@ -182,12 +201,16 @@ def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | Non
     from .seeds import mentions_from_csv
 
     result = CorpusResult()
-    for item in iter_corpus(paths, vocab, default_year, progress, cache, workers):
+    for item in iter_corpus(paths, vocab, default_year, progress, cache, workers, keep_mentions=True):
         if item.row is None:
             result.rejected.append(item.rejected or {})
             continue
         result.documents.append(item.row)
-        result.mentions.extend(Mention(**m) for m in mentions_from_csv(item.csv))
+        result.csv_parts.append((str(item.row["doc_id"]), item.csv))
+        if item.mentions is not None:
+            result.mentions.extend(item.mentions)
+        else:
+            result.mentions.extend(Mention(**m) for m in mentions_from_csv(item.csv))
     return result
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterable
 
 from .documents import Document, normalise_term
@@ -81,7 +81,8 @@ class Mention:
     rule: str
 
     def as_row(self) -> dict[str, object]:
-        return asdict(self)
+        # every field is a str, number, date or None: asdict's deep copy buys nothing
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 class Extractor:

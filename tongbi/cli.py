@@ -22,11 +22,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
     import csv
 
     from loaders.corpus import UNRESOLVED_COLUMNS, extract_corpus, unresolved_report
-    from loaders.seeds import raw_metrics_frame, write_csv
+    from loaders.seeds import write_mentions_csv
     from loaders.vocabulary import load_vocabulary
 
     result = extract_corpus(args.paths, load_vocabulary(), args.year, _progress(sys.stderr.isatty()))
-    write_csv(raw_metrics_frame(m.as_row() for m in result.mentions), args.out)
+    write_mentions_csv(result.csv_parts, args.out)
     unresolved = unresolved_report(result.mentions)
     if args.unresolved:
         with args.unresolved.open("w", encoding="utf-8", newline="") as f:
