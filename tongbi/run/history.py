@@ -147,7 +147,6 @@ def pending_history(path: Path, warehouse: Path, known: list[dict[str, Any]]) ->
 def write_run_history(db: Path, rows: list[dict[str, Any]]) -> None:
     """(Re)create `run_history` in the DuckDB file `db` with these rows, with column comments."""
     names = [c for c, _, _ in RUN_HISTORY_COLUMNS]
-    ddl = ", ".join(f"{c} {t}" for c, t, _ in RUN_HISTORY_COLUMNS)
     by_id: dict[str, dict[str, Any]] = {}
     for r in rows:
         by_id[str(r.get("run_id"))] = r
@@ -161,17 +160,29 @@ def write_run_history(db: Path, rows: list[dict[str, Any]]) -> None:
     values.sort(key=lambda v: (v[names.index("started_at")] or dt.datetime.min, str(v[0])))
     con = duckdb.connect(str(db))
     try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute(f"CREATE OR REPLACE TABLE main.run_history ({ddl})")
+        replace_documented_table(con, "run_history", RUN_HISTORY_COLUMNS, values,
+                                 "One row per tongbi run of this warehouse, accumulated across publishes: "
+                                 "failed and interrupted runs too (runs/history.jsonl).")
+    finally:
+        con.close()
+
+
+def replace_documented_table(con: duckdb.DuckDBPyConnection, name: str,
+                             columns: tuple[tuple[str, str, str], ...] | list[tuple[str, str, str]],
+                             values: list[tuple[Any, ...]], comment: str) -> None:
+    """(Re)create `main.<name>` from (column, type, comment) triples and rows, with its comments,
+    in one transaction: readers of the file see the old table or the new one."""
+    quote = lambda text: text.replace("'", "''")  # noqa: E731
+    ddl = ", ".join(f"{c} {t}" for c, t, _ in columns)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE main.{name} ({ddl})")
         if values:
-            con.executemany(f"INSERT INTO main.run_history VALUES ({', '.join('?' for _ in names)})", values)
-        con.execute("COMMENT ON TABLE main.run_history IS 'One row per tongbi run of this warehouse, "
-                    "accumulated across publishes: failed and interrupted runs too (runs/history.jsonl).'")
-        for c, _, comment in RUN_HISTORY_COLUMNS:
-            con.execute(f"COMMENT ON COLUMN main.run_history.{c} IS '{comment.replace(chr(39), chr(39) * 2)}'")
+            con.executemany(f"INSERT INTO main.{name} VALUES ({', '.join('?' for _ in columns)})", values)
+        con.execute(f"COMMENT ON TABLE main.{name} IS '{quote(comment)}'")
+        for c, _, text in columns:
+            con.execute(f"COMMENT ON COLUMN main.{name}.{c} IS '{quote(text)}'")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
-    finally:
-        con.close()

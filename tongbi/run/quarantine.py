@@ -38,6 +38,8 @@ from typing import Any, Iterable, Mapping
 
 import duckdb
 
+from .history import replace_documented_table
+
 DEFAULT_MAX_SHARE = 0.20
 MAX_ROUNDS = 5
 # check types and pseudo-checks that judge a table's shape, never a document's figures
@@ -302,7 +304,6 @@ def offence_rows(offences: list[Offence], run_id: str, at: dt.datetime) -> list[
 def write_quarantine(db: Path, rows: list[dict[str, Any]], run_id: str) -> None:
     """(Re)create `quarantine` in the DuckDB file `db`; path, URL, title and sha256 come from
     its `documents` table."""
-    ddl = ", ".join(f"{c} {t}" for c, t, _ in QUARANTINE_COLUMNS)
     con = duckdb.connect(str(db))
     try:
         docs = {d: (p, u, t, s) for d, p, u, t, s in
@@ -312,18 +313,9 @@ def write_quarantine(db: Path, rows: list[dict[str, Any]], run_id: str) -> None:
             path, url, title, sha = docs.get(r["doc_id"], (None, None, None, None))
             full = {**r, "path": path, "source_url": url, "title": title, "sha256": sha, "last_run_id": run_id}
             values.append(tuple(full.get(c) for c in _NAMES))
-        con.execute("BEGIN TRANSACTION")
-        con.execute(f"CREATE OR REPLACE TABLE main.quarantine ({ddl})")
-        if values:
-            con.executemany(f"INSERT INTO main.quarantine VALUES ({', '.join('?' for _ in _NAMES)})", values)
-        con.execute("COMMENT ON TABLE main.quarantine IS 'One row per quarantined document and broken error-level "
-                    "rule: its figures are kept out of the marts until the document changes or is removed.'")
-        for c, _, comment in QUARANTINE_COLUMNS:
-            con.execute(f"COMMENT ON COLUMN main.quarantine.{c} IS '{comment.replace(chr(39), chr(39) * 2)}'")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        replace_documented_table(con, "quarantine", QUARANTINE_COLUMNS, values,
+                                 "One row per quarantined document and broken error-level rule: its figures "
+                                 "are kept out of the marts until the document changes or is removed.")
     finally:
         con.close()
 
