@@ -26,6 +26,7 @@ from .matching import (LIST_SEP, SENTENCE_SEP, ClauseStarts, Hit, TermMatcher, c
 from .numbers import Quantity, QuantityFinder
 from .periods import FLOW_KINDS, NOW, Period, PeriodReader, dated_by_lead
 from .places import NOT_SUBJECT_PLACE, ORGANISATION, HomeResolver, PlaceMatcher
+from .sectors import collective_before, expand_elliptical, sector_codes
 from .tables import find_tables
 from .vocabulary import Vocabulary
 
@@ -106,6 +107,7 @@ class Extractor:
                                          rf"(?:{'|'.join(map(re.escape, sorted(sfx, key=len, reverse=True)))}))")
                         for kind, width in (("region", 4), ("industry", 12)) if (sfx := vocab.name_suffixes.get(kind))}
         self.industries = TermMatcher(vocab.industry_aliases)
+        self.sector_codes = sector_codes(vocab.industry_aliases)
         self.metrics = TermMatcher(vocab.metric_aliases)
         self.places = HomeResolver(vocab, self.regions, self.metrics, default_home)
         self.periods = PeriodReader(vocab)
@@ -126,7 +128,7 @@ class Extractor:
         masked = self._mask(t)
         on = doc.published or (dt.date(doc.reference_year, doc.reference_month or 12, 1) if doc.reference_year else None)
         all_regions = self.places.nested(self.places.disambiguate(doc, self.regions.find(t, body, len(t), on)))
-        all_industries = self.industries.find(t, body, len(t))
+        all_industries = expand_elliptical(t, self.industries.find(t, body, len(t)), self.sector_codes, body)
         # names in brackets are asides, never subjects, but still hint at where the bulletin is
         bracketed = [h for h in all_regions if masked[h.start] and not h.code.startswith("@")]
         parks = self._parks(t, [h for h in all_regions if not h.code.startswith("@")], body)
@@ -206,7 +208,7 @@ class Extractor:
             for q in qs:
                 clause_start = clause_starts.before(s_start, q.start)
                 local = t[clause_start:q.start]
-                measure, sign = self._measure(t, s_start, q, local, prev, prev_q)
+                measure, sign, offset = self._measure(t, s_start, q, local, prev, prev_q)
                 if measure is None:
                     continue
                 # subject: explicit in the sentence before the number, else carried
@@ -281,7 +283,7 @@ class Extractor:
                     year = period.year if period.year and period.explicit_year else doc.reference_year
                     period = Period(year or period.year, 12, "plan")
                 region_code = region.code if region else default_region
-                value = q.value * sign
+                value = q.value * sign + offset
                 m = Mention(
                     doc_id=doc.doc_id, mention_seq=0, quote="", char_start=0, char_end=0,
                     measure=measure, value=value, unit=q.unit if measure != "pp_change" else "pp",
@@ -351,13 +353,13 @@ class Extractor:
         return spans
 
     def _measure(self, t: str, s_start: int, q: Quantity, local: str, prev: Mention | None,
-                 prev_q: Quantity | None) -> tuple[str | None, int]:
+                 prev_q: Quantity | None) -> tuple[str | None, int, float]:
         kind = "times" if q.is_times else ("percent" if q.unit == "percent" else ("pp" if q.unit == "pp" else "amount"))
         text = local.rstrip()
         if prev is not None and prev_q is not None and LIST_SEP.match(t[prev_q.end:q.start]) \
                 and (prev_q.unit == q.unit or q.is_times or prev_q.is_times):
             # the next item of a list (53.87%、48.72%) has the measure of the first
-            return prev.measure, 1 if prev.value >= 0 or prev.measure not in ("yoy_pct", "pp_change", "change") else -1
+            return prev.measure, 1 if prev.value >= 0 or prev.measure not in ("yoy_pct", "pp_change", "change") else -1, 0.0
         # the words right before the number decide first, then what follows it, then the sentence
         actual = ACTUAL.search(text) is not None   # 计划新建1000个，已开工920个: what has happened is no plan
         sentence = t[s_start:q.start]
@@ -369,15 +371,15 @@ class Extractor:
                 if cue.pattern.search(where):
                     if cue.measure == "level_or_target":
                         rest = t[q.end:clause_end(t, q.end, "。！？!?\n")]
-                        return ("target" if PROGRESS.search(rest) else "level"), cue.sign
-                    return cue.measure, cue.sign
+                        return ("target" if PROGRESS.search(rest) else "level"), cue.sign, cue.offset
+                    return cue.measure, cue.sign, cue.offset
         if kind == "amount":
-            return "level", 1
+            return "level", 1, 0.0
         if kind == "pp":
-            return "pp_change", 1
+            return "pp_change", 1, 0.0
         if kind == "percent":
-            return "level", 1
-        return None, 1
+            return "level", 1, 0.0
+        return None, 1, 0.0
 
     def _breakdown(self, t: str, hits: list[Hit], clause_start: int, s_start: int, q_start: int,
                    denominators: list[tuple[int, int]]) -> str:
@@ -483,6 +485,7 @@ class Extractor:
                       industries: list[Hit], breakdowns: list[Hit]) -> dict[int, dict[str, object]]:
         """分别: the n values after it go to the n subjects listed before it, in order."""
         out: dict[int, dict[str, object]] = {}
+        self._collective(t, s_start, qs, out)
         for m in re.finditer("分别|依次", t[s_start:s_end]):
             at = s_start + m.start()
             group: list[Quantity] = []
@@ -512,6 +515,19 @@ class Extractor:
                         out[id(q)] = {key: (h if key != "breakdown" else h.code)}
                     break
         return out
+
+    def _collective(self, t: str, s_start: int, qs: list[Quantity], out: dict[int, dict[str, object]]) -> None:
+        """三大产业分布为2.8%、67.7%和29.5%: three listed values are the three sectors'."""
+        for i in range(len(qs) - 2):
+            group = qs[i:i + 3]
+            if not collective_before(t, s_start, group[0].start):
+                continue
+            if all(LIST_SEP.match(t[a.end:b.start]) and a.unit == b.unit for a, b in zip(group, group[1:])) \
+                    and (i + 3 == len(qs) or not LIST_SEP.match(t[group[-1].end:qs[i + 3].start])):
+                for q, n in zip(group, "一二三"):
+                    code = self.sector_codes[n]
+                    out[id(q)] = {"industry": Hit(q.start, q.start, code, "")}
+            return
 
     def _ratios(self, doc: Document, s_start: int, s_end: int, industry_hits: list[Hit], default_region: str,
                 regions: list[Hit], period_hits: list[tuple[int, int, Period, int]], p_start: int,

@@ -51,7 +51,8 @@ def parse_cn_number(s: str) -> float | None:
 
 
 LIST_JOINER = re.compile(r"\s*[、和及与]\s*")
-BARE_ITEM = re.compile(r"(?<![\d.])(?P<num>\d+(?:\.\d+)?)\s*[、和及与]\s*")
+# Anchored at the search's end: the item just before the next one, not the first in the window.
+BARE_ITEM = re.compile(r"(?<![\d.])(?P<num>\d+(?:\.\d+)?)\s*[、和及与]\s*$")
 RESPECTIVELY = re.compile(r"(?:分别|依次)(?:为|是|达|达到|增长|下降|增加|减少|提高)?\s*$")
 
 
@@ -105,7 +106,7 @@ class QuantityFinder:
                 continue
             run: list[re.Match[str]] = []
             pos = q.num_start
-            while (m := BARE_ITEM.search(text, max(0, pos - 16), pos)) is not None and m.end() == pos:
+            while (m := BARE_ITEM.search(text, max(0, pos - 16), pos)) is not None:
                 run.append(m)
                 pos = m.start()
             if run and RESPECTIVELY.search(text, max(0, pos - 12), pos):
@@ -146,7 +147,10 @@ class QuantityFinder:
             num_start = m.start("cn")
             # a lone 十/千/万 glued to a unit word is usually a word (十大, 千瓦 handled by units)
             if (not any(c in raw for c in "十百千万亿点") or len(raw) == 1 and raw not in "万千百") \
-                    and unit_raw != "成":  # 六成以上: a single digit is a number before 成
+                    and unit_raw != "成" \
+                    and not (unit_raw == "倍" and num_start > 0 and text[num_start - 1] in "的长加"):
+                # 六成以上, 是去年的两倍, 增长三倍: a single digit is a number before 成, or before 倍
+                # after what it multiplies or the growth it measures
                 return None
             if len(raw) == 1 and num_start > 0 and text[num_start - 1] in "(（":
                 return None  # 年末数（万人）: a column's unit in brackets, not ten thousand people

@@ -54,7 +54,8 @@ class Unit:
 class PeriodPhrase:
     pattern: re.Pattern[str]
     kind: str
-    end_month: str        # a number, or a group name of the pattern ("end"), or "ref" (publication month)
+    end_month: str        # a number, a group name of the pattern ("end"), "ref" (publication month) or
+                          # "carried" (the end month of the period named before it)
     year: str             # "", "ref", "prev", or a group name ("year")
     priority: int
     starts: re.Pattern[str] | None = None   # what a match can start with (None: anything)
@@ -69,6 +70,7 @@ class MeasureCue:
     scope: str            # goal: anywhere before it in the sentence, checked first; clause: text
                           # before the number in its clause; sentence: anywhere before it in the
                           # sentence; after: right after the number
+    offset: float = 0.0   # added after the sign: 是去年同期的2倍 is growth of 200 − 100 percent
 
 
 @dataclass(frozen=True)
@@ -177,8 +179,12 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
     for line, r in read_rows(p, ("pattern", "measure", "sign", "applies_to", "scope")):
         if r["scope"] not in ("goal", "clause", "sentence", "after"):
             raise VocabularyError(p, line, f"scope {r['scope']!r} is not goal, clause, sentence or after")
+        try:
+            offset = float(r.get("offset") or 0)
+        except ValueError:
+            raise VocabularyError(p, line, f"offset {r['offset']!r} is not a number") from None
         cues.append(MeasureCue(_compile(p, line, r["pattern"]), r["measure"], int(r["sign"] or 1),
-                               r["applies_to"], r["scope"]))
+                               r["applies_to"], r["scope"], offset))
     p = grammar_dir / "relative_regions.csv"
     relative = {r["term"]: r["level"] for _, r in read_rows(p, ("term", "level"))}
     parks = tuple(r["suffix"] for _, r in read_rows(grammar_dir / "park_suffixes.csv", ("suffix",)))
