@@ -44,13 +44,17 @@ class PeriodReader:
 
     def find(self, t: str, body: int, doc: Document) -> list[tuple[int, int, Period, int]]:
         found: list[tuple[int, int, Period, int]] = []
+        carried: set[int] = set()
         short = len(t) - body < 80   # a title: most phrases cannot start anywhere in it
         for phrase in self.vocab.periods:
             if short and phrase.starts is not None and phrase.starts.search(t, body) is None:
                 continue
             for m in phrase.pattern.finditer(t, body):
                 groups = {k: v for k, v in m.groupdict().items() if v}
-                if phrase.end_month == "end":
+                if phrase.end_month == "carried":
+                    carried.add(m.start())
+                    end = doc.reference_month
+                elif phrase.end_month == "end":
                     end = month_number(groups.get("end") or groups.get("end2"))
                 elif phrase.end_month == "ref":
                     end = doc.reference_month
@@ -74,7 +78,24 @@ class PeriodReader:
             if not any(f[0] < k[1] and k[0] < f[1] for k in kept):
                 kept.append(f)
         kept.sort(key=lambda f: f[0])
+        if carried:
+            kept = self._carried_months(kept, carried)
         return kept
+
+    @staticmethod
+    def _carried_months(kept: list[tuple[int, int, Period, int]], carried: set[int]) -> list[tuple[int, int, Period, int]]:
+        """前11个月…。其中，当月新建…: a bare 当月 is the last month of the period named before it."""
+        out: list[tuple[int, int, Period, int]] = []
+        last: Period | None = None
+        for hit in kept:
+            start, end, period, priority = hit
+            if start in carried:
+                if last is not None:
+                    hit = (start, end, Period(last.year, last.end_month, "month", start, last.explicit_year), priority)
+            elif period.kind in FLOW_KINDS and period.end_month:
+                last = period
+            out.append(hit)
+        return out
 
     @staticmethod
     def subject_periods(t: str, hits: list[tuple[int, int, Period, int]], masked: list[bool],
