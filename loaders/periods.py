@@ -18,8 +18,10 @@ NAMED_EVENT = re.compile(r"第[一二三四五六七八九十百零〇\d]+届[^�
 EVENT_DATE = re.compile(r"(?:(?P<year>(?:19|20)\d\d)年|(?P<rel>去年|今年|上年))?(?P<month>1[0-2]|[1-9])月(?:\d{1,2}日)?"
                         r"[^，,；;。\d]{0,3}?(?:闭幕|开幕|举办|举行|召开)")
 EVENT = re.compile(r"召开|举行|举办|开幕|闭幕|签约|启动|开工|揭牌")
-# a period a figure is compared with, not the figure's own: 比一季度, 较1-7月, 快于一季度、2016年全年
-COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超过|同|与|和)(?:[^，,；;。\d]{0,8}[、和])?$")
+# a period a figure is compared with, not the figure's own: 比一季度, 较1-7月, 快于一季度、2016年全年,
+# 较2016年全年 (the year written before the period), 较2016年全年、今年一季度 (each item of the list)
+COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超过|同|与|和)(?:[^，,；;。]{0,10}[、和])?"
+                             r"(?:(?:19|20)\d\d年|今年|去年|上年)?$")
 SO_FAR = ("今年以来", "年初以来", "截至目前")
 NOW = ("目前", "现有", "当前", "至今", "如今")
 _CN_MONTH = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
