@@ -25,7 +25,7 @@ from .matching import (LIST_SEP, SENTENCE_SEP, ClauseStarts, Hit, TermMatcher, c
                        last_before, list_run, sentence_start, spans, with_headings)
 from .numbers import Quantity, QuantityFinder
 from .periods import FLOW_KINDS, NOW, Period, PeriodReader, dated_by_lead
-from .places import NOT_SUBJECT_PLACE, ORGANISATION, HomeResolver, PlaceMatcher
+from .places import NOT_SUBJECT_PLACE, ORGANISATION, HomeResolver, PlaceMatcher, compared_field
 from .sectors import collective_before, expand_elliptical, sector_codes
 from .tables import find_tables
 from .vocabulary import Vocabulary
@@ -114,7 +114,7 @@ class Extractor:
         self.breakdowns = TermMatcher({k: f"{a}={b}" for k, (a, b) in vocab.breakdown_terms.items()})
         # the cues that apply to each kind of figure, in the grammar's order, for each scope
         self.cues = {(scope, kind): [c for c in vocab.cues if c.scope == scope and c.applies_to in (kind, "any")]
-                     for scope in ("goal", "clause", "sentence", "after")
+                     for scope in ("goal", "goal_after", "clause", "sentence", "after")
                      for kind in ("times", "percent", "pp", "amount")}
 
     # -- document level ---------------------------------------------------------------------
@@ -203,7 +203,7 @@ class Extractor:
             prev_q: Quantity | None = None
             denominators = self._denominator_spans(t, s_start, s_end)
             subj_regions = [h for h in region_hits_w if s_start <= h.start < s_end
-                            and not inside(h.start, denominators)]
+                            and not inside(h.start, denominators) and not compared_field(t, h, strict=True)]
             assigned = self._respectively(t, s_start, s_end, qs, subj_regions, industry_hits_w, breakdown_hits_w)
             for q in qs:
                 clause_start = clause_starts.before(s_start, q.start)
@@ -363,7 +363,8 @@ class Extractor:
         # the words right before the number decide first, then what follows it, then the sentence
         actual = ACTUAL.search(text) is not None   # 计划新建1000个，已开工920个: what has happened is no plan
         sentence = t[s_start:q.start]
-        for scope, where in (("goal", sentence), ("clause", text), ("after", t[q.end:q.end + 8]),
+        after = t[q.end:q.end + 8]
+        for scope, where in (("goal", sentence), ("goal_after", after), ("clause", text), ("after", after),
                              ("sentence", sentence)):
             if actual and scope in ("goal", "sentence"):
                 continue

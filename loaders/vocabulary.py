@@ -69,7 +69,8 @@ class MeasureCue:
     applies_to: str       # percent | pp | times | amount | any
     scope: str            # goal: anywhere before it in the sentence, checked first; clause: text
                           # before the number in its clause; sentence: anywhere before it in the
-                          # sentence; after: right after the number
+                          # sentence; after: right after the number; goal_after: right after the
+                          # number, checked before the clause (增速19%的要求 is a goal, not growth)
     offset: float = 0.0   # added after the sign: 是去年同期的2倍 is growth of 200 − 100 percent
 
 
@@ -177,8 +178,8 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
     cues = []
     p = grammar_dir / "measure_cues.csv"
     for line, r in read_rows(p, ("pattern", "measure", "sign", "applies_to", "scope")):
-        if r["scope"] not in ("goal", "clause", "sentence", "after"):
-            raise VocabularyError(p, line, f"scope {r['scope']!r} is not goal, clause, sentence or after")
+        if r["scope"] not in ("goal", "goal_after", "clause", "sentence", "after"):
+            raise VocabularyError(p, line, f"scope {r['scope']!r} is not goal, goal_after, clause, sentence or after")
         try:
             offset = float(r.get("offset") or 0)
         except ValueError:
