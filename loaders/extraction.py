@@ -37,6 +37,7 @@ UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达�
 # a statement after a semicolon that starts with a verb goes on about the same subject
 CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共)")
 ACTUAL = re.compile(r"已|实际|累计")
+PLANNED = re.compile(r"计划|力争|拟|目标|预计")
 DENOMINATOR = re.compile(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆|全区|全国|全省)(?=首|第一|率先|最)|"
                          r"(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))|"
                          # a ranking names the field it ranks in: 居吉林省第4位, 保持全省9市州第2位, 位居五市第一
@@ -361,7 +362,9 @@ class Extractor:
             # the next item of a list (53.87%、48.72%) has the measure of the first
             return prev.measure, 1 if prev.value >= 0 or prev.measure not in ("yoy_pct", "pp_change", "change") else -1, 0.0
         # the words right before the number decide first, then what follows it, then the sentence
-        actual = ACTUAL.search(text) is not None   # 计划新建1000个，已开工920个: what has happened is no plan
+        actual = ACTUAL.search(text) is not None or "到位" in text and PLANNED.search(text) is None
+        # 计划新建1000个，已开工920个; 计划总投资…，到位资金41亿元: what has happened (money that has
+        # arrived) is no plan
         sentence = t[s_start:q.start]
         after = t[q.end:q.end + 8]
         for scope, where in (("goal", sentence), ("goal_after", after), ("clause", text), ("after", after),

@@ -32,8 +32,10 @@ DESTINATION = re.compile(r"(?:到|对|来|赴|落户|进)$")
 DESTINATION_AFTER = re.compile(r"(?:投资|兴业|考察|发展)")
 COMPARED_FIELD = re.compile(r"(?:高于|低于|快于|慢于|领跑|领先|居|位居|位列|占|比|较|超过|超出|落后于?|与)$")
 RANKED_IN = re.compile(r"(?:高于|低于|快于|慢于|领跑|领先|居|位居|位列|超过|超出|落后于?)$")
-# …第二 is a rank, …第二产业 / 第二届 / 第二批 a name or an ordinal of something else
-COMPARED_FIELD_AFTER = re.compile(r"[^，,；;。\d]{0,6}?(?:第[一二三四五六七八九十\d]+(?![一二三四五六七八九十\d]|产业|届|次|批|期|轮|季度|师)|首位|前列|榜首|平均)")
+COMPARED_FIELD_AFTER = re.compile(r"[^，,；;。\d]{0,6}?(?:第[一二三四五六七八九十\d]|首位|前列|榜首|平均)")
+# …第二 is a rank; …第二产业, 第二届, 第二批 name a sector, an event or a group of its own, which a
+# figure may be about (乌鲁木齐市第一产业到位资金), though none of them tells where a bulletin is from
+RANKED_AFTER = re.compile(r"[^，,；;。\d]{0,6}?(?:第[一二三四五六七八九十\d]+(?![一二三四五六七八九十\d]|产业|届|次|批|期|轮|季度|师)|首位|前列|榜首|平均)")
 LEVEL_WORDS = "省市县区旗州盟"
 NOT_A_LEVEL = ("外", "内", "级", "委", "直", "属", "域")   # 新疆区外资金, 市直部门: the level word is another word
 
@@ -42,9 +44,8 @@ def compared_field(t: str, h: Hit, strict: bool = False) -> bool:
     """高于全区增速, 领跑全区, 居全省第二, 在全疆排列第一: the field a figure is ranked or compared
     in is not the bulletin's place. `strict`: only a ranking or an outpacing, which is not a
     figure's subject either (与崇左市签订 names a party, 占全区 a whole: those stay)."""
-    before = RANKED_IN if strict else COMPARED_FIELD
-    return before.search(t, max(0, h.start - 4), h.start) is not None \
-        or COMPARED_FIELD_AFTER.match(t, h.end) is not None
+    before, after = (RANKED_IN, RANKED_AFTER) if strict else (COMPARED_FIELD, COMPARED_FIELD_AFTER)
+    return before.search(t, max(0, h.start - 4), h.start) is not None or after.match(t, h.end) is not None
 
 
 class PlaceMatcher:
