@@ -23,6 +23,7 @@ EVENT = re.compile(r"召开|举行|举办|开幕|闭幕|签约|启动|开工|揭
 COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超过|同|与|和)(?:[^，,；;。]{0,10}[、和])?"
                              r"(?:(?:19|20)\d\d年|今年|去年|上年)?$")
 SO_FAR = ("今年以来", "年初以来", "截至目前")
+LAST_YEAR_SAME = ("去年同期", "上年同期")
 NOW = ("目前", "现有", "当前", "至今", "如今")
 _CN_MONTH = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
              "十一": 11, "十二": 12}
@@ -46,7 +47,7 @@ class PeriodReader:
 
     def find(self, t: str, body: int, doc: Document) -> list[tuple[int, int, Period, int]]:
         found: list[tuple[int, int, Period, int]] = []
-        carried: set[int] = set()
+        carried: dict[int, int] = {}   # start → years back
         short = len(t) - body < 80   # a title: most phrases cannot start anywhere in it
         for phrase in self.vocab.periods:
             if short and phrase.starts is not None and phrase.starts.search(t, body) is None:
@@ -54,7 +55,7 @@ class PeriodReader:
             for m in phrase.pattern.finditer(t, body):
                 groups = {k: v for k, v in m.groupdict().items() if v}
                 if phrase.end_month == "carried":
-                    carried.add(m.start())
+                    carried[m.start()] = 1 if phrase.year == "prev" else 0
                     end = doc.reference_month
                 elif phrase.end_month == "end":
                     end = month_number(groups.get("end") or groups.get("end2"))
@@ -85,15 +86,21 @@ class PeriodReader:
         return kept
 
     @staticmethod
-    def _carried_months(kept: list[tuple[int, int, Period, int]], carried: set[int]) -> list[tuple[int, int, Period, int]]:
-        """前11个月…。其中，当月新建…: a bare 当月 is the last month of the period named before it."""
+    def _carried_months(kept: list[tuple[int, int, Period, int]], carried: dict[int, int]) -> list[tuple[int, int, Period, int]]:
+        """前11个月…。其中，当月新建…: a bare 当月 is the last month of the period named before it;
+        1-8月…，去年同期到位资金…: 去年同期 is that period a year earlier."""
         out: list[tuple[int, int, Period, int]] = []
         last: Period | None = None
         for hit in kept:
             start, end, period, priority = hit
             if start in carried:
-                if last is not None:
-                    hit = (start, end, Period(last.year, last.end_month, "month", start, last.explicit_year), priority)
+                back = carried[start]
+                if last is not None and last.year:
+                    kind = period.kind if period.kind != "carried" else last.kind
+                    hit = (start, end, Period(last.year - back, last.end_month, kind, start, True), priority)
+                elif back:
+                    hit = (start, end, period._replace(year=period.year - 1 if period.year else None,
+                                                       kind=period.kind if period.kind != "carried" else "ytd"), priority)
             elif period.kind in FLOW_KINDS and period.end_month:
                 last = period
             out.append(hit)
@@ -166,9 +173,12 @@ class PeriodReader:
     @staticmethod
     def choose(hits: list[tuple[int, int, Period, int]], s_start: int, p_start: int, q: Quantity,
                 doc: Document, carried: Period | None) -> Period | None:
-        in_sentence = [h for h in hits if s_start <= h[0] and h[1] <= q.start]
+        t = doc.match_text
+        # 去年同期到位资金3878.66亿元，完成全年…: last year's figure is one clause's aside
+        in_sentence = [h for h in hits if s_start <= h[0] and h[1] <= q.start
+                       and not (t.startswith(LAST_YEAR_SAME, h[0]) and clause_end(t, h[1]) < q.start)]
         in_paragraph = [h for h in hits if p_start <= h[0] and h[1] <= s_start
-                        and h[2].kind in FLOW_KINDS + ("as_of",)]
+                        and h[2].kind in FLOW_KINDS + ("as_of",) and not t.startswith(LAST_YEAR_SAME, h[0])]
         chosen = in_sentence[-1][2] if in_sentence else (in_paragraph[-1][2] if in_paragraph else carried)
         if chosen is not None and carried is not None and chosen is not carried and chosen.kind == "ytd" \
                 and carried.kind == "ytd" and carried.year == chosen.year and carried.end_month \
@@ -180,7 +190,7 @@ class PeriodReader:
         if chosen is not None and not chosen.explicit_year and chosen.kind in FLOW_KINDS:
             # 去年…。全年累计…: a period named without its year is in the year the paragraph named
             named = [h[2] for h in hits if p_start <= h[0] and h[1] <= q.start and h[2].explicit_year
-                     and h[0] < chosen.start]
+                     and h[0] < chosen.start and not t.startswith(LAST_YEAR_SAME, h[0])]
             if named:
                 return Period(named[-1].year, chosen.end_month, chosen.kind, chosen.start, True)
         return chosen

@@ -172,8 +172,9 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
     periods = []
     p = grammar_dir / "period_phrases.csv"
     for line, r in read_rows(p, ("pattern", "period_kind", "end_month", "year", "priority")):
+        pattern = _compile(p, line, r["pattern"])   # first: a bad pattern is named with its line
         first = first_chars(r["pattern"])
-        periods.append(PeriodPhrase(_compile(p, line, r["pattern"]), r["period_kind"], r["end_month"],
+        periods.append(PeriodPhrase(pattern, r["period_kind"], r["end_month"],
                                     r["year"], int(r["priority"] or 0), re.compile(first) if first else None))
     cues = []
     p = grammar_dir / "measure_cues.csv"
