@@ -137,6 +137,16 @@ class PeriodReader:
                 return Period(titled[0][2].year, titled[0][2].end_month, titled[0][2].kind, -1,
                               titled[0][2].explicit_year)
         with_figures = [(a, b) for a, b in sentences if any(a <= q.num_start < b for q in quantities)]
+        t = doc.match_text
+        if with_figures:
+            # 8月25日，…集中签约大会召开。大会…签约项目共45个: a bulletin that opens on an event, its
+            # figures without a period of their own, reports the event's
+            a = with_figures[0][0]
+            p_start = t.rfind("\n", 0, a) + 1
+            first_figure = min(q.num_start for q in quantities if q.num_start >= a)
+            event = self.event_period(t, max(p_start, doc.body_start), doc)
+            if event is not None and not any(p_start <= h[0] < first_figure for h in period_hits):
+                return event
         for start, _, period, _ in period_hits:
             # 截至7月底，全州招商引资开工项目118个: a stock date opening the lead bounds its flows too
             if (period.kind in FLOW_KINDS or period.kind == "as_of" and period.end_month
