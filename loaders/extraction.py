@@ -37,6 +37,8 @@ UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达�
 # a statement after a semicolon that starts with a verb goes on about the same subject
 CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共)")
 ACTUAL = re.compile(r"已|实际|累计")
+# 紧盯“引进到位资金212亿元，同比增长15%”的目标任务: every figure of a quoted goal is a target
+QUOTED_GOAL = re.compile(r"“([^“”]{1,80})”(?:的)?(?:目标任务|目标|任务|要求)")
 PLANNED = re.compile(r"计划|力争|拟|目标|预计")
 DENOMINATOR = re.compile(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆|全区|全国|全省)(?=首|第一|率先|最)|"
                          r"(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))|"
@@ -127,6 +129,7 @@ class Extractor:
         sentences = spans(t, body, SENTENCE_SEP)
         para_starts = [s for s, _ in paragraphs]
         masked = self._mask(t)
+        goals = [m.span(1) for m in QUOTED_GOAL.finditer(t, body)]
         on = doc.published or (dt.date(doc.reference_year, doc.reference_month or 12, 1) if doc.reference_year else None)
         all_regions = self.places.nested(self.places.disambiguate(doc, self.regions.find(t, body, len(t), on)))
         all_industries = expand_elliptical(t, self.industries.find(t, body, len(t)), self.sector_codes, body)
@@ -212,6 +215,8 @@ class Extractor:
                 measure, sign, offset = self._measure(t, s_start, q, local, prev, prev_q)
                 if measure is None:
                     continue
+                if measure != "completion_pct" and inside(q.start, goals):
+                    measure = "target"
                 # subject: explicit in the sentence before the number, else carried
                 region = last_before(subj_regions, q.start)
                 if region is None:
