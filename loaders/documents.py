@@ -38,6 +38,10 @@ _FULL_WIDTH = re.compile("[" + "".join(map(re.escape, _FULL_TO_HALF)) + "]")
 _HEADING = re.compile(r"[ \t\u3000]*(?:[一二三四五六七八九十]+、|[(（][一二三四五六七八九十]+[)）])")
 _TABLE_ROW = re.compile(r"\S(?:\t|[ \u3000\u00a0]{2,}|[|｜])\s*\S")
 _BREAK_RUN = re.compile("\n[ \t\n\u3000\u00a0]*")
+_CAPTION = re.compile(r"\s*(?:附表|表)\s*\d")   # 表3 2023年主要农产品产量: a table's caption line
+_CELL_LINE = 12                          # the longest line taken for a table's cell
+_BARE_NUMBER = re.compile(r"\s*[-+]?\d+(?:\.\d+)?\s*")   # a table's last cell, before the prose resumes
+_PROSE_MARK = re.compile(r"[，,。；;：:！？!?、]")
 # one `key: value` line of front matter whose value YAML would read as a plain scalar
 _SIMPLE_ENTRY = re.compile(r"([A-Za-z_][\w-]*):[ \t]+([^-?:,\[\]{}#&*!|>'\"%@`\s](?:(?!: | #).)*?)[ \t]*")
 
@@ -247,9 +251,16 @@ def build_match_view(text: str, body_start: int, converter: ScriptConverter,
         # apart by tabs or runs of spaces): neither is rejoined to what follows
         line_start = half.rfind("\n", 0, i) + 1
         next_end = half.find("\n", j)
-        if i - line_start <= 30 and _HEADING.match(half, line_start) \
+        next_end = next_end if next_end >= 0 else len(half)
+        if i - line_start <= 30 and (_HEADING.match(half, line_start) or _CAPTION.match(half, line_start)) \
                 or _TABLE_ROW.search(half, line_start, i) \
-                or _TABLE_ROW.search(half, j, next_end if next_end >= 0 else len(half)):
+                or _TABLE_ROW.search(half, j, next_end):
+            continue
+        # a table copied one cell a line (指标 / 产量 / 原煤 / 12850.3): short lines after short
+        # lines, where wrapped prose has full lines before its breaks
+        if i - line_start <= _CELL_LINE and not _PROSE_MARK.search(half, line_start, i) \
+                and (next_end - j <= _CELL_LINE and not _PROSE_MARK.search(half, j, next_end)
+                     or _BARE_NUMBER.fullmatch(half, line_start, i)):
             continue
         if prev and nxt and prev not in SENTENCE_END and (_is_cjk(prev) or prev.isdigit() or prev in "%）)”") \
                 and (_is_cjk(nxt) or nxt.isdigit() or nxt in "（(“") and not (ends_quantity and nxt.isdigit()):

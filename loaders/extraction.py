@@ -27,7 +27,7 @@ from .numbers import Quantity, QuantityFinder
 from .periods import FLOW_KINDS, NOW, Period, PeriodReader, dated_by_lead
 from .places import NOT_SUBJECT_PLACE, ORGANISATION, HomeResolver, PlaceMatcher, compared_field
 from .sectors import collective_before, expand_elliptical, sector_codes
-from .tables import find_tables
+from .tables import Table, find_tables
 from .vocabulary import Vocabulary
 
 LIST_SEP_VERB = re.compile(r"^\s*(?:、|和|及|与)\s*(?:增长|下降|提高|回落|减少|增加)\s*$")
@@ -168,7 +168,13 @@ class Extractor:
         period_hits = self.periods.subject_periods(t, self.periods.find(t, body, doc), masked, doc)
         default_region = home
 
-        quantities = [q for q in self.quantities.find(t, body) if q.is_statistic]
+        tables = find_tables(t, body, self.vocab)
+        # a table's cells are read under its columns: a unit cell (万吨) is no figure of its own
+        rows = sorted({(c.label_start, max(o.end for o in table.cells if o.label_start == c.label_start))
+                       for table in tables for c in table.cells})
+        row_starts = [a for a, _ in rows]
+        quantities = [q for q in self.quantities.find(t, body) if q.is_statistic
+                      and not ((k := bisect.bisect_right(row_starts, q.num_start) - 1) >= 0 and q.num_start < rows[k][1])]
         mentions: list[Mention] = []
         # the lead's period is the bulletin's: a later "2021年，夏粮…" is an aside
         title_park = self._title_park(doc)
@@ -317,7 +323,7 @@ class Extractor:
                     metric_by_unit[_unit_family(q.unit)] = metric_code
             mentions.extend(self._ratios(doc, s_start, s_end, industry_hits_w, default_region,
                                          subj_regions, period_hits_w, p_start, lead_period))
-        mentions.extend(self._table_mentions(doc, region_hits, industry_hits, breakdown_hits, period_hits,
+        mentions.extend(self._table_mentions(doc, tables, region_hits, industry_hits, breakdown_hits, period_hits,
                                              default_region, lead_period, mentions))
         mentions.sort(key=lambda m: (m.char_start, m.char_end, m.measure, m.value))
         for i, m in enumerate(mentions, 1):
@@ -566,13 +572,14 @@ class Extractor:
                               self.vocab.industries.get(code, ""), "", "", doc.source_url, doc.published, "ratio")
 
 
-    def _table_mentions(self, doc: Document, regions: list[Hit], industries: list[Hit], breakdowns: list[Hit],
+    def _table_mentions(self, doc: Document, tables: list[Table], regions: list[Hit], industries: list[Hit],
+                        breakdowns: list[Hit],
                         periods: list[tuple[int, int, Period, int]], default_region: str,
                         lead_period: Period | None, found: list[Mention]) -> Iterable[Mention]:
         """The bare numbers of a communiqué's tables, each under its column's measure and unit."""
         t = doc.match_text
         taken = {(m.char_start, m.char_end) for m in found}
-        for table in find_tables(t, doc.body_start, self.vocab):
+        for table in tables:
             named = [p[2] for p in periods if table.title_start <= p[0] < table.header_start]
             period = named[-1] if named else lead_period or Period(doc.reference_year, doc.reference_month, "as_of")
             for cell in table.cells:

@@ -50,6 +50,7 @@ def parse_cn_number(s: str) -> float | None:
     return value
 
 
+UNIT_LABELS = ("单位:", "单位：", "单位: ", "单位")
 LIST_JOINER = re.compile(r"\s*[、和及与]\s*")
 # Anchored at the search's end: the item just before the next one, not the first in the window.
 BARE_ITEM = re.compile(r"(?<![\d.])(?P<num>\d+(?:\.\d+)?)\s*[、和及与]\s*$")
@@ -152,8 +153,9 @@ class QuantityFinder:
                 # 六成以上, 是去年的两倍, 增长三倍: a single digit is a number before 成, or before 倍
                 # after what it multiplies or the growth it measures
                 return None
-            if len(raw) == 1 and num_start > 0 and text[num_start - 1] in "(（":
-                return None  # 年末数（万人）: a column's unit in brackets, not ten thousand people
+            if len(raw) == 1 and num_start > 0 and (text[num_start - 1] in "(（\t" or text.endswith(UNIT_LABELS, 0, num_start)):
+                # 年末数（万人）, 单位：万吨, a 单位 column's 万吨: a unit named, not ten thousand of it
+                return None
             if text.rfind("“", 0, m.start()) > text.rfind("”", 0, m.start()):
                 return None  # “百家企业和田行”: a numeral inside a quoted name is part of the name
             number = parse_cn_number(raw)
