@@ -341,8 +341,9 @@ def infer_reference_date(body: str) -> tuple[int | None, int | None]:
 
 
 # A unit or a percent sign with no number before it: how a spam copy of a bulletin looks once
-# its digits were stripped (增长%，资金亿元); 亿元以上项目 is a size class, not a lost figure.
-_STRIPPED = re.compile(r"(?<![\dA-Za-z/=%十百千万两一二三四五六七八九零〇.多余几数\s])(?:%|亿元|万元|万吨|万人次|个百分点)"
+# its digits were stripped (增长%，资金亿元); 亿元以上项目 is a size class, and a table's column
+# unit (比上年增长（%）, 单位：万吨) names a unit, not a lost figure.
+_STRIPPED = re.compile(r"(?<![\dA-Za-z/=%十百千万两一二三四五六七八九零〇.多余几数\s(（:：])(?:%|亿元|万元|万吨|万人次|个百分点)"
                        r"(?!以上|以下|级|规模)")
 _INTACT = re.compile(r"[\d十百千万两一二三四五六七八九]\s*(?:%|亿元|万元|万吨|万人次|个百分点)")
 

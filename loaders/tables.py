@@ -25,6 +25,11 @@ from .vocabulary import Vocabulary
 # cells are separated by tabs, two or more spaces (half or full width) or vertical bars
 CELL_SEP = re.compile(r"\t+|[ \u3000\u00a0]{2,}|\s*[|｜]\s*")
 NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+# a cell's value: 3,806 with thousands separators, 5.2% with its sign; a blank (-, —, …, /)
+# where the table states nothing
+VALUE = re.compile(r"(?P<num>[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*[%％]?")
+BLANK = re.compile(r"[-—–…/／]+|")
+RULE_LINE = re.compile(r"[\s|｜:：\-—–=+]*")   # |---|---| under a header, ==== lines
 BRACKETED = re.compile(r"[(（]([^()（）]{1,8})[)）]")
 SHARE_WORDS = re.compile(r"比重|占比|构成|占")
 GROWTH_WORDS = re.compile(r"增长|增速|增幅|比上年|±|同比")
@@ -150,11 +155,16 @@ def _read_row(parts: list[tuple[int, int, str]], columns: list[Column | None], v
     if not columns:
         return None
     row_unit: Column | None = None
+    numbers = 0
     for (_, _, raw), column in zip(values, columns):
         if column is UNIT_COLUMN:
             row_unit = _unit_column(raw.strip(), vocab)
-        elif not NUMBER.fullmatch(raw.strip()):
+        elif VALUE.fullmatch(raw.strip()):
+            numbers += 1
+        elif not BLANK.fullmatch(raw.strip()):
             return None
+    if not numbers:
+        return None
     label_start, _, label = parts[0]
     prefix = LABEL_PREFIX.match(label)
     if prefix:
@@ -170,10 +180,13 @@ def _read_row(parts: list[tuple[int, int, str]], columns: list[Column | None], v
             column = row_unit or own_unit
             if column is None:
                 continue
-        stripped = raw.strip()
-        lead = raw.index(stripped)
-        cells.append(Cell(label.strip(), label_start, a + lead, a + lead + len(stripped), stripped,
-                          float(f"{float(stripped) * column.factor:.10g}"), column))
+        value = VALUE.fullmatch(raw.strip())
+        if value is None:
+            continue   # a blank cell
+        number = value["num"]
+        lead = raw.index(number)
+        cells.append(Cell(label.strip(), label_start, a + lead, a + lead + len(number), number,
+                          float(f"{float(number.replace(',', '')) * column.factor:.10g}"), column))
     return cells
 
 
@@ -222,15 +235,17 @@ def find_tables(text: str, start: int, vocab: Vocabulary) -> list[Table]:
                 j += width
         else:
             header = _cells(line, offset)
-            columns = [_column(s, vocab, table_unit) for _, _, s in header[1:]] if len(header) >= 2 else []
+            columns = [_column(s, vocab, table_unit) for _, _, s in header] if header else []
+            if columns and columns[0] is None or len(header) < 2:
+                columns = columns[1:]   # the first cell names the rows (指标), not a column
             if not any(c is not None and c is not UNIT_COLUMN for c in columns):
                 i += 1
                 continue
             j = i + 1
             while j < len(lines):
                 row_offset, row_text = lines[j]
-                if not row_text.strip():
-                    if cells:
+                if not row_text.strip() or RULE_LINE.fullmatch(row_text):
+                    if cells and not row_text.strip():
                         break
                     j += 1
                     continue
