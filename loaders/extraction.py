@@ -37,6 +37,7 @@ UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达�
 # a statement after a semicolon that starts with a verb goes on about the same subject
 CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共)")
 ACTUAL = re.compile(r"已|实际|累计")
+SINCE_LAST_YEAR_END = re.compile(r"(?:比|较)(?:上年|去年)(?:末|底)")
 # 紧盯“引进到位资金212亿元，同比增长15%”的目标任务: every figure of a quoted goal is a target
 QUOTED_GOAL = re.compile(r"“([^“”]{1,80})”(?:的)?(?:目标任务|目标|任务|要求)")
 PLANNED = re.compile(r"计划|力争|拟|目标|预计")
@@ -274,8 +275,15 @@ class Extractor:
                 period = self.periods.named_event_period(t, s_start, p_end, q, local, doc) or period
                 kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
                 if period is None or period.start < s_start and kind_of_metric == "stock" and period.kind != "as_of":
-                    # a stock takes a date carried from before (年末…。其中，男性…), never a flow's span
-                    period = Period(doc.reference_year, doc.reference_month, "as_of")
+                    # a stock takes a date carried from before (年末…。其中，男性…), never a flow's span:
+                    # compared with the end of last year (城镇化率…，比上年末提高), as of the end of the
+                    # year the bulletin reports on (the year just ended when it appeared); else as
+                    # of the bulletin's date
+                    period = Period(lead_period.year, 12, "as_of") \
+                        if lead_period is not None and lead_period.kind == "year" and lead_period.year \
+                        and doc.reference_year and doc.reference_year - 1 <= lead_period.year <= doc.reference_year \
+                        and SINCE_LAST_YEAR_END.search(t, s_start, s_end) \
+                        else Period(doc.reference_year, doc.reference_month, "as_of")
                 elif kind_of_metric != "stock" and lead_period is not None and lead_period.kind in FLOW_KINDS \
                         and period is not lead_period and period.kind == "as_of" and period.year == lead_period.year \
                         and t.startswith(NOW, period.start):

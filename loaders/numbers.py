@@ -131,6 +131,7 @@ class QuantityFinder:
         pbefore, pct, before, ordinal, num, cn, mid0, scale_raw, mid, unit_raw, after = m.group(
             "pbefore", "pct", "before", "ord", "num", "cn", "mid0", "scale", "mid", "unit", "after")
         scale_raw = scale_raw or ""
+        q_start = m.start()
         if pct is not None:
             value = float(pct) if pct[0].isdigit() else parse_cn_number(pct)
             if value is None:
@@ -143,6 +144,10 @@ class QuantityFinder:
             if num_start > 0 and text[num_start - 1].isalnum() and not self._cjk(text[num_start - 1]):
                 return None  # part of a code or identifier
             number = float(raw.replace(",", ""))  # 9,355.26: thousands separators
+            if m.start() == num_start and num_start >= 2 and text[num_start - 1] in "-−" \
+                    and (self._cjk(text[num_start - 2]) or text[num_start - 2] in ":："):
+                # 自然增长率-1.02‰, 增长-2.3%: a minus after a word (not after a number: 1-8月)
+                number, raw, q_start = -number, "-" + raw, num_start - 1
         else:
             raw = cn
             num_start = m.start("cn")
@@ -175,12 +180,12 @@ class QuantityFinder:
         if after == "以上":
             approx = "以上"
         if unit_raw == "倍":
-            return Quantity(m.start(), end, num_start, round(number * scale * 100, 10), raw, "percent",
+            return Quantity(q_start, end, num_start, round(number * scale * 100, 10), raw, "percent",
                             scale_raw + "倍", approx, True, True, bool(ordinal))
         assert unit is not None
         value = number * scale * unit.factor
         value = float(f"{value:.10g}")
-        return Quantity(m.start(), end, num_start, value, raw, unit.unit,
+        return Quantity(q_start, end, num_start, value, raw, unit.unit,
                         (mid0 or "") + scale_raw + (mid or "") + unit_raw + (after or ""), approx,
                         False, unit.keep, bool(ordinal))
 
