@@ -12,6 +12,7 @@ from .gazetteer import RegionMatcher
 from .matching import HEADING, Hit, TermMatcher, clause_end, inside, sentence_start
 from .vocabulary import Vocabulary
 
+DISTRICT_WORDS = ("全区", "我区", "本区", "该区")
 UNKNOWN_LEVEL = {"市": "prefecture", "州": "prefecture", "盟": "prefecture", "区": "prefecture",
                  "县": "county", "旗": "county"}   # an unknown name's level, by its last character
 SOURCE_BEFORE = re.compile(r"(?:引进|来自|从)$")   # where money comes from
@@ -161,7 +162,7 @@ class HomeResolver:
                 # a title's venue (…项目在拉萨集中签约) hints, the title's subject decides
                 score[h.code] = score.get(h.code, 0) + (0.5 if inside(h.start, venues) else 3)
         lead_end = doc.body_start + 300
-        relative: list[tuple[str, float]] = []
+        relative: list[tuple[Hit, float]] = []
         for h in hits:
             weight = 2 if h.start < lead_end else 1
             t = doc.match_text
@@ -170,7 +171,7 @@ class HomeResolver:
             if compared_field(t, h):
                 continue
             if h.code.startswith("@"):
-                relative.append((h.code[1:], weight))
+                relative.append((h, weight))
                 continue
             if home_province and self.is_funding_source(t, h, home_province) and (
                     self._names_home_province(t, h, hits, home_province)
@@ -186,12 +187,13 @@ class HomeResolver:
         # 全区/我区 speak of the autonomous region, 全市 of the city: each relative reference
         # supports the named place, or its ancestor, at that level
         named = list(score)
-        by_level: dict[str, float] = {}
-        for level, weight in relative:
-            by_level[level] = by_level.get(level, 0) + weight
-        for level, weight in by_level.items():
+        by_level: dict[tuple[str, bool], float] = {}
+        for h, weight in relative:
+            key = (h.code[1:], h.raw in DISTRICT_WORDS)
+            by_level[key] = by_level.get(key, 0) + weight
+        for (level, district), weight in by_level.items():
             for node in {next((c for c in self.vocab.lineage(code) if self.vocab.level_class(c) == level), "")
-                         for code in named} - {""}:
+                         for code in named if not (district and not self.autonomous(code))} - {""}:
                 score[node] = score.get(node, 0) + weight
                 first.setdefault(node, first.get(node, 0))
             for key in named:  # 全市 supports an unknown 酒泉市, 全盟 an unknown 阿拉善盟
@@ -205,6 +207,18 @@ class HomeResolver:
         while self.vocab.level_class(home) in ("grouping", "zone") and self.vocab.region_parent(home):
             home = self.vocab.region_parent(home)
         return home
+
+    def autonomous(self, code: str) -> bool:
+        """Whether the place lies in an autonomous region (新疆, 广西 …), whose bulletins call it 全区."""
+        return self.vocab.region_name(self.vocab.province_of(code)).endswith("自治区")
+
+    def relative_level(self, h: Hit, home: str) -> str:
+        """全区/我区 is the autonomous region in its bulletins; elsewhere it is a city's district,
+        the home itself when the home is one, never the province (全区 in a 汕头 bulletin)."""
+        level = h.code[1:]
+        if level == "province" and h.raw in DISTRICT_WORDS and home and not self.autonomous(home):
+            return "county"
+        return level
 
     def _home_from_url(self, url: str) -> str:
         """A bulletin that names no place at all (全市完成…) may still carry it in its address:
@@ -258,7 +272,7 @@ class HomeResolver:
         extra: list[Hit] = []
         for h in hits:
             if h.code.startswith("@"):
-                level = h.code[1:]
+                level = self.relative_level(h, home)
                 code = next((c for c in lineage if self.vocab.level_class(c) == level), "")
                 if not code and level == "province" and home_province:
                     code = home_province
