@@ -274,7 +274,8 @@ class Extractor:
                     period = self.periods.event_period(t, p_start, doc) or period
                 period = self.periods.named_event_period(t, s_start, p_end, q, local, doc) or period
                 kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
-                if period is None or period.start < s_start and kind_of_metric == "stock" and period.kind != "as_of":
+                own_period = any(s_start <= h[0] and h[1] <= q.start for h in period_hits_w)
+                if period is None or not own_period and kind_of_metric == "stock" and period.kind != "as_of":
                     # a stock takes a date carried from before (年末…。其中，男性…), never a flow's span:
                     # compared with the end of last year (城镇化率…，比上年末提高), as of the end of the
                     # year the bulletin reports on (the year just ended when it appeared); else as
