@@ -76,6 +76,13 @@ class QuantityFinder:
             rf"\s*(?P<mid0>[余多])?(?P<scale>{scale_alt})?(?P<mid>[余多])?\s*"
             rf"(?P<unit>倍|{unit_alt})(?P<after>余|多|左右|以上)?"
         )
+        # a value named by what precedes it, with no unit after it (综合指数410.38, 性别比为106.9):
+        # the words of its name may stand between (性别比（以女性为100）为106.9)
+        bare = "|".join(re.escape(c) for c, _ in vocab.bare_values)
+        self.bare_units = dict(vocab.bare_values)
+        self.bare_pattern = re.compile(
+            rf"(?P<cue>{bare})(?:[(（][^()（）]{{1,20}}[)）])?(?:为|是|达|达到|由|缩小为|扩大为)?\s*"
+            rf"(?P<num>(?<![\d.])\d+(?:\.\d+)?)(?![\d.%％:：倍个万亿千百元]|,\d)") if bare else None
         self.range_pattern = re.compile(rf"(?<![0-9.])(\d+(?:\.\d+)?)\s*({scale_alt})?\s*(?:到|至|—|–|-|~)\s*$")
 
     def find(self, text: str, start: int = 0, end: int | None = None) -> list[Quantity]:
@@ -89,6 +96,13 @@ class QuantityFinder:
             rng = self._range_start(text, m, q)
             if rng is not None:
                 out.insert(len(out) - 1, rng)
+        if self.bare_pattern is not None:
+            taken = {q.num_start for q in out}
+            for m in self.bare_pattern.finditer(text, start, end):
+                if m.start("num") not in taken:
+                    out.append(Quantity(m.start("num"), m.end("num"), m.start("num"), float(m["num"]), m["num"],
+                                        self.bare_units[m["cue"]], "", "", False, True, False))
+            out.sort(key=lambda q: q.num_start)
         return self._shared_units(text, self._shared_points(text, out))
 
     @staticmethod

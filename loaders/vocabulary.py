@@ -91,6 +91,7 @@ class Vocabulary:
     park_suffixes: tuple[str, ...]        # 经济开发区, 产业园区: a place name before them names a park
     name_suffixes: dict[str, tuple[str, ...]]  # region/industry -> suffixes of names we may not know yet
     gazetteer: Gazetteer | None = None     # every alias with all its regions, and the matcher
+    bare_values: tuple[tuple[str, str], ...] = ()   # (cue, unit): 综合指数410.38, 性别比为106.9
 
     def level_class(self, code: str) -> str:
         """country | province | prefecture | county | grouping | corps | division | regiment | zone"""
@@ -193,6 +194,7 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
     suffixes: dict[str, list[str]] = {}
     for _, r in read_rows(grammar_dir / "name_patterns.csv", ("kind", "suffix")):
         suffixes.setdefault(r["kind"], []).append(r["suffix"])
+    bare = tuple((r["cue"], r["unit"]) for _, r in read_rows(grammar_dir / "bare_values.csv", ("cue", "unit")))
     return Vocabulary(regions, region_aliases, industries, industry_aliases, metrics, metric_aliases,
                       units, scales, breakdown_terms, tuple(periods), tuple(cues), relative, parks,
-                      {k: tuple(v) for k, v in suffixes.items()}, gazetteer)
+                      {k: tuple(v) for k, v in suffixes.items()}, gazetteer, bare)
