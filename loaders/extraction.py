@@ -463,12 +463,14 @@ class Extractor:
             return known
         taken = [(h.start, h.end) for h in vocabulary_hits]
         stop = set(self.vocab.name_suffixes.get("stop_start", ()))
+        words = self.vocab.name_suffixes.get("word", ())
         extra = []
         for m in pattern.finditer(t, body):
             start = m.start(1)
             if kind != "region":  # 全区低空经济产业集群: the place before the name is not part of it
                 start = max([start] + [h.end for h in self.regions.find(t, start, m.end(1)) if h.start == start])
             if m.end(1) - start < 3 or any(masked[start:m.end(1)]) or t[start] in stop \
+                    or t.startswith(words, m.end(1) - 1) \
                     or any(a < m.end(1) and start < b for a, b in taken):
                 continue
             extra.append(Hit(start, m.end(1), "", t[start:m.end(1)]))

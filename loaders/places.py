@@ -23,7 +23,7 @@ NOT_SUBJECT_PLACE = re.compile(r"在[^，,；;。\d]{1,10}?(?:举行|召开|举�
                                r"(?:^|(?<=\n))[\u4e00-\u9fff]{2,4}讯(?=[(（])|"
                                # 自治区下达的…目标任务, 自治区考核的区外到位资金: who sets a target or
                                # assesses a figure is not whom it is for
-                               r"[\u4e00-\u9fff]{1,8}?下达(?:的)?|[\u4e00-\u9fff]{1,6}?考核的")
+                               r"[\u4e00-\u9fff]{1,8}?下达(?:的)?|[\u4e00-\u9fff]{1,6}?(?:考核|设定|核定)的")
 ORGANISATION = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:集团|公司|钢铁|银行|证券|大学|学院|医院|日报|电视台)|"
                           r"(?:地委|市委|县委|州委|区委|省委|盟委|旗委|党委|委|人民政府|政府)(?!会)")
 # 天津援疆, 广东对口帮扶: the province that gives aid is a partner of the bulletin's place
