@@ -32,6 +32,9 @@ from .vocabulary import Vocabulary
 
 LIST_SEP_VERB = re.compile(r"^\s*(?:、|和|及|与)\s*(?:增长|下降|提高|回落|减少|增加)\s*$")
 QUARTER_LIST = re.compile(r"(?<![前上下])(?:第)?[一二三四](?:、[一二三四])+季度")
+RECENT_YEARS = re.compile(r"近([两二三四五])年")
+RECENT_COUNT = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5}
+YEAR_LIST = re.compile(r"(?:19|20)\d\d年?(?:\s*[、和及与]\s*(?:19|20)\d\d年)+")   # 2022年、2023年 / 2022、2023年
 # verbs and particles around a figure that are not part of what it measures
 UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达到|达|为|有|已)+|(?:共|累计|共计|达到|达|为|是|有|约|近|超过|超|逾)+$")
 # a statement after a semicolon that starts with a verb goes on about the same subject
@@ -215,7 +218,8 @@ class Extractor:
             denominators = self._denominator_spans(t, s_start, s_end)
             subj_regions = [h for h in region_hits_w if s_start <= h.start < s_end
                             and not inside(h.start, denominators) and not compared_field(t, h, strict=True)]
-            assigned = self._respectively(t, s_start, s_end, qs, subj_regions, industry_hits_w, breakdown_hits_w)
+            assigned = self._respectively(t, s_start, s_end, qs, subj_regions, industry_hits_w, breakdown_hits_w,
+                                          doc.reference_year)
             for q in qs:
                 clause_start = clause_starts.before(s_start, q.start)
                 local = t[clause_start:q.start]
@@ -294,6 +298,8 @@ class Extractor:
                 implied = self.vocab.metrics.get(metric_code, {}).get("industry_code", "")
                 if industry is None and implied in self.vocab.industries:
                     industry = Hit(q.start, q.start, implied, "")  # 接待游客 is tourism
+                if "year" in override:
+                    period = Period(int(override["year"]), 12, "year", period.start, True)
                 if "quarter" in override:
                     period = Period(period.year, int(override["quarter"]) * 3, "quarter", period.start, period.explicit_year)
                 if q.ordinal:
@@ -508,7 +514,8 @@ class Extractor:
 
 
     def _respectively(self, t: str, s_start: int, s_end: int, qs: list[Quantity], regions: list[Hit],
-                      industries: list[Hit], breakdowns: list[Hit]) -> dict[int, dict[str, object]]:
+                      industries: list[Hit], breakdowns: list[Hit],
+                      reference_year: int | None = None) -> dict[int, dict[str, object]]:
         """分别: the n values after it go to the n subjects listed before it, in order."""
         out: dict[int, dict[str, object]] = {}
         self._collective(t, s_start, qs, out)
@@ -528,6 +535,18 @@ class Extractor:
             if len(group) < 2:
                 continue
             # 一、二、三季度进出口分别为…: a list of quarters before 分别 gives each value its quarter
+            # 2022年、2023年，进出口分别增长57%和45.9%: a list of years does the same for years
+            years = [m for m in YEAR_LIST.finditer(t, s_start, at)]
+            if years and len(listed := re.findall(r"(?:19|20)\d\d", years[-1].group())) == len(group):
+                for q, y in zip(group, listed):
+                    out[id(q)] = {"year": int(y)}
+                continue
+            # 近两年，进出口总额分别增长57%、45.9%: the last n whole years, oldest first
+            recent = RECENT_YEARS.search(t, s_start, at)
+            if recent and reference_year and RECENT_COUNT[recent[1]] == len(group):
+                for k, q in enumerate(group):
+                    out[id(q)] = {"year": reference_year - len(group) + k}
+                continue
             quarters = [m for m in QUARTER_LIST.finditer(t, s_start, at)]
             if quarters and len(listed := re.findall("[一二三四]", quarters[-1].group())) == len(group):
                 for q, n in zip(group, listed):
