@@ -25,7 +25,7 @@ from .matching import (LIST_SEP, SENTENCE_SEP, ClauseStarts, Hit, TermMatcher, c
                        last_before, list_run, sentence_start, spans, with_headings)
 from .numbers import Quantity, QuantityFinder
 from .periods import FLOW_KINDS, NOW, Period, PeriodReader, dated_by_lead
-from .places import NOT_SUBJECT_PLACE, ORGANISATION, HomeResolver, PlaceMatcher, compared_field
+from .places import GOVERNMENT_BODY, NOT_SUBJECT_PLACE, ORGANISATION, HomeResolver, PlaceMatcher, compared_field
 from .sectors import collective_before, expand_elliptical, sector_codes
 from .tables import Table, find_tables
 from .vocabulary import Vocabulary
@@ -148,6 +148,12 @@ class Extractor:
         venues = [m.span() for m in NOT_SUBJECT_PLACE.finditer(t, body)]
         # 山东钢铁, 兰州日报: a place at the head of an organisation's name
         venues += [(h.start, h.end) for h in all_regions if not h.code.startswith("@") and ORGANISATION.match(t, h.end)]
+        # 经河南省、信阳市统计局统一核算: a government body, and every place listed before it
+        places = [h for h in all_regions if not h.code.startswith("@")]
+        bodies = {h for h in places if GOVERNMENT_BODY.match(t, h.end)}
+        for h, nxt in reversed(list(zip(places, places[1:]))):
+            if nxt in bodies and LIST_SEP.match(t[h.end:nxt.start]):
+                bodies.add(h)
         # a venue, a dateline's city or an organisation's place is never a subject, but hints at
         # where the bulletin is
         bracketed += [h for h in all_regions if not masked[h.start] and not h.code.startswith("@")
@@ -164,6 +170,7 @@ class Extractor:
             # the bulletin is about a place the vocabulary lacks (阿拉善盟): its figures stay
             # unresolved under that name rather than defaulting to Xinjiang
             home, home_raw = "", home[1:]
+        region_hits = [h for h in region_hits if h not in bodies]
         region_hits, breakdown_hits = self.places.resolve_regions(t, region_hits, breakdown_hits, home, home_raw)
         region_hits = sorted(region_hits + unknown_places, key=lambda h: h.start)
         industry_hits = [h for h in all_industries if not masked[h.start]]
