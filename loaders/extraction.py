@@ -40,6 +40,7 @@ UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达�
 # a statement after a semicolon that starts with a verb goes on about the same subject
 CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共)")
 ACTUAL = re.compile(r"已|实际|累计")
+PART_OF = re.compile(r"其中|按[^，,；;。]{1,8}?分")
 SINCE_LAST_YEAR_END = re.compile(r"(?:比|较)(?:上年|去年)(?:末|底)")
 # 紧盯“引进到位资金212亿元，同比增长15%”的目标任务: every figure of a quoted goal is a target
 QUOTED_GOAL = re.compile(r"“([^“”]{1,80})”(?:的)?(?:目标任务|目标|任务|要求)")
@@ -263,19 +264,30 @@ class Extractor:
                 if title_park and "园区=" not in breakdown:
                     breakdown = ";".join(filter(None, [breakdown, title_park]))
                 metric = self._metric(t, metric_hits_w, s_start, p_start, q, denominators, measure)
+                # 餐饮收入122222万元，增长1.2%: the growth of the figure just stated, not of a metric
+                # named in an earlier sentence (which may still imply the industry)
+                follow_prev = metric is not None and metric.start < s_start and prev is not None \
+                    and measure not in ("level", "target", "change")
                 override = assigned.get(id(q), {})
                 region = override.get("region", region)
                 industry = override.get("industry", industry)
                 if "breakdown" in override:
                     breakdown = override["breakdown"]
-                if metric:
+                if follow_prev:
+                    metric_code = prev.metric_code
+                elif metric:
                     metric_code = metric.code
                 elif measure in ("level", "target", "change"):
-                    # 区外资金到位9355.26亿元 after 4391个项目: the last metric measured in this unit
-                    metric_code = metric_by_unit.get(_unit_family(q.unit), "")
+                    # 区外资金到位9355.26亿元 after 4391个项目: the last metric measured in this unit; not
+                    # a part named by its own words (其中，民生支出532100万元; 按消费类型分，餐饮收入…),
+                    # which is no second value of the whole's metric
+                    own_part = industry is None and not breakdown \
+                        and PART_OF.search(t, max(0, s_start - 1), q.start) is not None \
+                        and self._metric_words(t, clause_start, q, region_hits_w, industry_hits_w, period_hits_w)
+                    metric_code = "" if own_part else metric_by_unit.get(_unit_family(q.unit), "")
                 else:
                     metric_code = prev.metric_code if prev else last_metric
-                metric_raw = metric.raw if metric else (
+                metric_raw = prev.metric_raw if follow_prev else metric.raw if metric else (
                     self._metric_words(t, clause_start, q, region_hits_w, industry_hits_w, period_hits_w)
                     if measure in ("level", "target", "change") and not metric_code else "")
                 period = self.periods.choose(period_hits_w, s_start, p_start, q, doc, lead_period)
@@ -302,7 +314,7 @@ class Extractor:
                     # 一季度…。目前已引进的109个项目中，新建项目47个: "now" in a report on a period is
                     # that period, for what flows (a stock stays as of now)
                     period = lead_period
-                implied = self.vocab.metrics.get(metric_code, {}).get("industry_code", "")
+                implied = self.vocab.metrics.get(metric.code if metric else metric_code, {}).get("industry_code", "")
                 if industry is None and implied in self.vocab.industries:
                     industry = Hit(q.start, q.start, implied, "")  # 接待游客 is tourism
                 if "year" in override:
