@@ -55,19 +55,19 @@ def scored_set(shared: Path, tmp_path: Path, name: str) -> dict[str, float]:
 
 
 def test_dev_corpus_meets_the_extraction_targets(shared, tmp_path):
-    """Dev gold (66 documents): the targets f1 ≥ 0.95 and strict recall ≥ 0.90, precision kept at
-    0.95; full recall (industry and breakdown too) pinned at what it reaches, 0.78."""
+    """Dev gold (66 documents): the targets f1 ≥ 0.95 and strict recall ≥ 0.90 (it reaches 0.92),
+    precision kept at 0.95; full recall (industry and breakdown too) pinned near what it reaches, 0.80."""
     s = scored_set(shared, tmp_path, "dev")
     assert s["precision"] >= 0.95 and s["f1"] >= 0.95, s["report"]
-    assert s["strict_recall"] >= 0.90 and s["full_recall"] >= 0.78, s["report"]
+    assert s["strict_recall"] >= 0.91 and s["full_recall"] >= 0.80, s["report"]
 
 
 def test_national_corpus_meets_the_extraction_targets(shared, tmp_path):
-    """National gold (16 bulletins of provinces, prefectures and counties across China): f1 ≥ 0.93
-    as targeted; strict recall pinned at 0.88, short of the 0.90 target."""
+    """National gold (16 bulletins of provinces, prefectures and counties across China): the targets
+    f1 ≥ 0.93 and strict recall ≥ 0.90; full recall pinned near what it reaches, 0.68."""
     s = scored_set(shared, tmp_path, "national")
     assert s["precision"] >= 0.95 and s["f1"] >= 0.93, s["report"]
-    assert s["strict_recall"] >= 0.88, s["report"]
+    assert s["strict_recall"] >= 0.90 and s["full_recall"] >= 0.68, s["report"]
 
 
 def test_sample_bulletins_match_their_hand_labels(shared, tmp_path):
