@@ -40,6 +40,7 @@ UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达�
 # a statement after a semicolon that starts with a verb goes on about the same subject
 CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共)")
 ACTUAL = re.compile(r"已|实际|累计")
+SUBDIVISIONS = re.compile(r"(?:个)?(?:市州|州市|地州市|盟市|县市区|县市|县区|区县|市县|县（市、区）|县\(市、区\)|乡镇|市区)")
 PART_OF = re.compile(r"其中|按[^，,；;。]{1,8}?分")
 SINCE_LAST_YEAR_END = re.compile(r"(?:比|较)(?:上年|去年)(?:末|底)")
 # 紧盯“引进到位资金212亿元，同比增长15%”的目标任务: every figure of a quoted goal is a target
@@ -238,7 +239,12 @@ class Extractor:
                     measure = "target"
                 # subject: explicit in the sentence before the number, else carried
                 region = last_before(subj_regions, q.start)
-                if region is None:
+                subdivisions = q.unit == "count" and SUBDIVISIONS.match(t, q.end) is not None
+                if subdivisions:
+                    # 10个市州超过序时进度: a count of the home's parts is the home's (or that of the
+                    # place its clause names: 全州8县市), never that of a place listed before it
+                    region = last_before([h for h in subj_regions if h.start >= clause_start], q.start)
+                elif region is None:
                     # the topic (first place named) of the latest earlier sentence of the paragraph
                     earlier = [h for h in region_hits_w if p_start <= h.start < s_start]
                     if earlier:
