@@ -41,6 +41,7 @@ UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达�
 CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共)")
 ACTUAL = re.compile(r"已|实际|累计")
 SUBDIVISIONS = re.compile(r"(?:个)?(?:市州|州市|地州市|盟市|县市区|县市|县区|区县|市县|县（市、区）|县\(市、区\)|乡镇|市区)")
+BASE_RATE = re.compile(r"增长率|增速|增幅|比重|占比")   # what a compared period's rate is a value of
 PART_OF = re.compile(r"其中|按[^，,；;。]{1,8}?分")
 SINCE_LAST_YEAR_END = re.compile(r"(?:比|较)(?:上年|去年)(?:末|底)")
 # 紧盯“引进到位资金212亿元，同比增长15%”的目标任务: every figure of a quoted goal is a target
@@ -178,7 +179,10 @@ class Extractor:
         industry_hits = [h for h in all_industries if not masked[h.start]]
         industry_hits = self._with_unknown("industry", t, body, industry_hits, masked, all_industries)
         metric_hits = self.metrics.find(t, body, len(t))
-        period_hits = self.periods.subject_periods(t, self.periods.find(t, body, doc), masked, doc)
+        found_periods = self.periods.find(t, body, doc)
+        period_hits = self.periods.subject_periods(t, found_periods, masked, doc)
+        # 比1-7月20.44%上升2个百分点: the rate right after a compared period is that period's
+        compared_ends = {f[1]: f[2] for f in found_periods if t[max(0, f[0] - 1):f[0]] in ("比", "较")}
         default_region = home
 
         tables = find_tables(t, body, self.vocab)
@@ -302,6 +306,10 @@ class Extractor:
                     # month, unless their paragraph names a period of its own
                     period = self.periods.event_period(t, p_start, doc) or period
                 period = self.periods.named_event_period(t, s_start, p_end, q, local, doc) or period
+                base = compared_ends.get(q.start) if q.unit == "percent" else None
+                if base is not None and (rate := BASE_RATE.search(t, s_start, q.start)) is not None:
+                    measure, sign, offset = ("share_pct" if rate[0] in ("比重", "占比") else "yoy_pct"), 1, 0.0
+                    period = base
                 kind_of_metric = self.vocab.metrics.get(metric_code, {}).get("kind", "flow")
                 own_period = any(s_start <= h[0] and h[1] <= q.start for h in period_hits_w)
                 if period is None or not own_period and kind_of_metric == "stock" and period.kind != "as_of":
