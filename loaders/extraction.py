@@ -650,6 +650,10 @@ class Extractor:
                 region = next((h for h in regions if cell.label_start <= h.start < label_end), None)
                 industry = next((h for h in industries if cell.label_start <= h.start < label_end), None)
                 breakdown = ";".join(h.code for h in breakdowns if cell.label_start <= h.start < label_end)
+                if cell.plain != cell.label:
+                    # 粮  食: a label spaced out to fill its column is looked up without its spaces
+                    industry = industry or next(iter(self.industries.find(cell.plain, 0, len(cell.plain))), None)
+                    breakdown = breakdown or ";".join(h.code for h in self.breakdowns.find(cell.plain, 0, len(cell.plain)))
                 cs, ce = doc.span(cell.label_start, cell.end)
                 if (cs, ce) in taken:
                     continue

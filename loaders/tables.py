@@ -51,6 +51,9 @@ class Column:
     unit_raw: str
 
 
+SINGLE_CJK = re.compile(r"\s*[\u4e00-\u9fff]\s*")
+LONE_LAST = re.compile(r"(?:^|[^\u4e00-\u9fff])[\u4e00-\u9fff]$")   # 指, 其中：城 (of 城  镇)
+SPACED = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 UNIT_COLUMN = Column("unit", "", 0.0, "")    # 单位: each row's unit, read from its own cell
 ROW_UNIT = Column("level", "", 0.0, "")      # a level column in the unit each row names
 
@@ -58,6 +61,7 @@ ROW_UNIT = Column("level", "", 0.0, "")      # a level column in the unit each r
 @dataclass(frozen=True, slots=True)
 class Cell:
     label: str         # the row's label, its prefixes (其中：) dropped
+    plain: str         # the label without the spaces padding it out (粮  食 → 粮食)
     label_start: int   # offsets in the text the table was read from
     start: int
     end: int
@@ -81,14 +85,28 @@ def _cells(line: str, offset: int) -> list[tuple[int, int, str]]:
         pos = m.end()
     if pos < len(line):
         out.append((offset + pos, offset + len(line), line[pos:]))
-    return [(a, b, s) for a, b, s in out if s.strip()]
+    cells = [(a, b, s) for a, b, s in out if s.strip()]
+    # 指　　标, 粮　　食: a word spaced out to fill its column splits into single characters
+    merged: list[tuple[int, int, str]] = []
+    for a, b, s in cells:
+        if merged and SINGLE_CJK.fullmatch(s) and LONE_LAST.search(merged[-1][2].rstrip()):
+            start = merged[-1][0]
+            merged[-1] = (start, b, line[start - offset:b - offset])
+        else:
+            merged.append((a, b, s))
+    return merged
+
+
+def squeeze(s: str) -> str:
+    """The words of a cell without the spaces that pad them out (指  标 → 指标, 单 位 → 单位)."""
+    return SPACED.sub("", s.strip())
 
 
 def _column(title: str, vocab: Vocabulary, table_unit: str = "") -> Column | None:
     """What a column holds, from its title: the unit in its brackets (绝对数（亿元）), a bare %
     at its end (比上年增长%), else the unit the table's title gives (单位：万吨) to a column of
     levels. A 单位 column holds each row's unit (UNIT_COLUMN)."""
-    title = title.strip()
+    title = squeeze(title)
     if UNIT_TITLE.fullmatch(title):
         return UNIT_COLUMN
     units = [u for u in BRACKETED.findall(title)]
@@ -158,7 +176,7 @@ def _read_row(parts: list[tuple[int, int, str]], columns: list[Column | None], v
     numbers = 0
     for (_, _, raw), column in zip(values, columns):
         if column is UNIT_COLUMN:
-            row_unit = _unit_column(raw.strip(), vocab)
+            row_unit = _unit_column(squeeze(raw), vocab)
         elif VALUE.fullmatch(raw.strip()):
             numbers += 1
         elif not BLANK.fullmatch(raw.strip()):
@@ -185,7 +203,7 @@ def _read_row(parts: list[tuple[int, int, str]], columns: list[Column | None], v
             continue   # a blank cell
         number = value["num"]
         lead = raw.index(number)
-        cells.append(Cell(label.strip(), label_start, a + lead, a + lead + len(number), number,
+        cells.append(Cell(label.strip(), squeeze(label), label_start, a + lead, a + lead + len(number), number,
                           float(f"{float(number.replace(',', '')) * column.factor:.10g}"), column))
     return cells
 
@@ -194,12 +212,12 @@ def _stacked_header(lines: list[tuple[int, str]], i: int, vocab: Vocabulary,
                     table_unit: str) -> tuple[list[Column | None], int]:
     """A table copied one cell a line (指标 / 单位 / 产量 / 比上年增长%): its columns and the
     line its rows start on; no columns when line i does not open such a table."""
-    if not HEADER_FIRST.fullmatch(lines[i][1].strip()):
+    if not HEADER_FIRST.fullmatch(squeeze(lines[i][1])):
         return [], i
     columns: list[Column | None] = []
     j = i + 1
     while j < len(lines) and len(columns) < 6:
-        title = lines[j][1].strip()
+        title = squeeze(lines[j][1])
         if not title or len(_cells(lines[j][1], 0)) != 1 or NUMBER.fullmatch(title):
             break
         column = _column(title, vocab, table_unit)
