@@ -82,27 +82,33 @@ class PeriodReader:
                 kept.append(f)
         kept.sort(key=lambda f: f[0])
         if carried:
-            kept = self._carried_months(kept, carried)
+            kept = self._carried_months(kept, carried, doc.reference_year)
         return kept
 
     @staticmethod
-    def _carried_months(kept: list[tuple[int, int, Period, int]], carried: dict[int, int]) -> list[tuple[int, int, Period, int]]:
+    def _carried_months(kept: list[tuple[int, int, Period, int]], carried: dict[int, int],
+                        reference_year: int | None) -> list[tuple[int, int, Period, int]]:
         """前11个月…。其中，当月新建…: a bare 当月 is the last month of the period named before it;
-        1-8月…，去年同期到位资金…: 去年同期 is that period a year earlier."""
+        1-8月…，去年同期到位资金…: 去年同期 is that period a year earlier (the last period of the
+        bulletin's own year: not 去年全年 named just before)."""
         out: list[tuple[int, int, Period, int]] = []
         last: Period | None = None
+        current: Period | None = None
         for hit in kept:
             start, end, period, priority = hit
             if start in carried:
                 back = carried[start]
-                if last is not None and last.year:
-                    kind = period.kind if period.kind != "carried" else last.kind
-                    hit = (start, end, Period(last.year - back, last.end_month, kind, start, True), priority)
+                base = current if back and current is not None else last
+                if base is not None and base.year:
+                    kind = period.kind if period.kind != "carried" else base.kind
+                    hit = (start, end, Period(base.year - back, base.end_month, kind, start, True), priority)
                 elif back:
                     hit = (start, end, period._replace(year=period.year - 1 if period.year else None,
                                                        kind=period.kind if period.kind != "carried" else "ytd"), priority)
             elif period.kind in FLOW_KINDS and period.end_month:
                 last = period
+                if period.year == reference_year:
+                    current = period
             out.append(hit)
         return out
 
@@ -184,9 +190,11 @@ class PeriodReader:
     def choose(hits: list[tuple[int, int, Period, int]], s_start: int, p_start: int, q: Quantity,
                 doc: Document, carried: Period | None) -> Period | None:
         t = doc.match_text
-        # 去年同期到位资金3878.66亿元，完成全年…: last year's figure is one clause's aside
+        # 去年同期到位资金3878.66亿元，完成全年…: last year's figure is one clause's aside (a
+        # sentence's, when it opens the sentence: 去年同期，全市…)
         in_sentence = [h for h in hits if s_start <= h[0] and h[1] <= q.start
-                       and not (t.startswith(LAST_YEAR_SAME, h[0]) and clause_end(t, h[1]) < q.start)]
+                       and not (t.startswith(LAST_YEAR_SAME, h[0]) and t[h[1]:h[1] + 1] not in ("，", ",")
+                                and clause_end(t, h[1]) < q.start)]
         in_paragraph = [h for h in hits if p_start <= h[0] and h[1] <= s_start
                         and h[2].kind in FLOW_KINDS + ("as_of",) and not t.startswith(LAST_YEAR_SAME, h[0])]
         chosen = in_sentence[-1][2] if in_sentence else (in_paragraph[-1][2] if in_paragraph else carried)
