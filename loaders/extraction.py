@@ -41,6 +41,7 @@ UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达�
 CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共)")
 ACTUAL = re.compile(r"已|实际|累计")
 SUBDIVISIONS = re.compile(r"(?:个)?(?:市州|州市|地州市|盟市|县市区|县市|县区|区县|市县|县（市、区）|县\(市、区\)|乡镇|市区)")
+BASE_YEAR = re.compile(r"(?:比|较|与|同)((?:19|20)\d\d)年(?:同期|全年)?(?:相比)?[^，,；;。\d]{0,6}$")
 BASE_RATE = re.compile(r"增长率|增速|增幅|比重|占比")   # what a compared period's rate is a value of
 PART_OF = re.compile(r"其中|按[^，,；;。]{1,8}?分")
 SINCE_LAST_YEAR_END = re.compile(r"(?:比|较)(?:上年|去年)(?:末|底)")
@@ -342,6 +343,9 @@ class Extractor:
                     # a plan's 全年 is the year it is made in, even in a mid-year bulletin
                     year = period.year if period.year and period.explicit_year else doc.reference_year
                     period = Period(year or period.year, 12, "plan")
+                if measure == "yoy_pct" and period.year and (named := BASE_YEAR.search(local)) is not None \
+                        and int(named[1]) != period.year - 1:
+                    measure = "other"   # 比2014年增长5.7倍 in 2017, 比2019年同期: not year over year
                 region_code = region.code if region else default_region
                 value = q.value * sign + offset
                 m = Mention(

@@ -65,7 +65,7 @@ class QuantityFinder:
         unit_alt = "|".join(re.escape(u) for u in units)
         scale_alt = "|".join(re.escape(s) for s in scales)
         before = "|".join(APPROX_BEFORE)
-        self.non_stat_words = tuple(u for u, x in vocab.units.items() if not x.keep)
+        self.non_stat_words = tuple(u for u, x in vocab.units.items() if not x.keep) + vocab.not_counted
         # Chinese numerals are only numbers when they carry a place value (两千, 五十) or stand
         # before a scale: 一个/三地 in prose are words, not statistics.
         self.pattern = compile_fast(

@@ -92,6 +92,7 @@ class Vocabulary:
     name_suffixes: dict[str, tuple[str, ...]]  # region/industry -> suffixes of names we may not know yet
     gazetteer: Gazetteer | None = None     # every alias with all its regions, and the matcher
     bare_values: tuple[tuple[str, str], ...] = ()   # (cue, unit): 综合指数410.38, 性别比为106.9
+    not_counted: tuple[str, ...] = ()     # words after a count that make it no statistic (次浏览)
 
     def level_class(self, code: str) -> str:
         """country | province | prefecture | county | grouping | corps | division | regiment | zone"""
@@ -197,4 +198,5 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
     bare = tuple((r["cue"], r["unit"]) for _, r in read_rows(grammar_dir / "bare_values.csv", ("cue", "unit")))
     return Vocabulary(regions, region_aliases, industries, industry_aliases, metrics, metric_aliases,
                       units, scales, breakdown_terms, tuple(periods), tuple(cues), relative, parks,
-                      {k: tuple(v) for k, v in suffixes.items()}, gazetteer, bare)
+                      {k: tuple(v) for k, v in suffixes.items()}, gazetteer, bare,
+                      tuple(r["word"] for _, r in read_rows(grammar_dir / "not_counted.csv", ("word",))))
