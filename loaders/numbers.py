@@ -175,6 +175,8 @@ class QuantityFinder:
             if len(raw) == 1 and num_start > 0 and (text[num_start - 1] in "(（\t" or text.endswith(UNIT_LABELS, 0, num_start)):
                 # 年末数（万人）, 单位：万吨, a 单位 column's 万吨: a unit named, not ten thousand of it
                 return None
+            if num_start > 0 and text[num_start - 1] in "个项类大" and all(c in "十百千万亿" for c in raw):
+                return None  # 14个千亿元产业, 十大千亿级: a size class after a classifier, not an amount
             if text.rfind("“", 0, m.start()) > text.rfind("”", 0, m.start()):
                 return None  # “百家企业和田行”: a numeral inside a quoted name is part of the name
             number = parse_cn_number(raw)
