@@ -130,6 +130,24 @@ def test_html_charsets_declared_and_undeclared(tmp_path, converter):
     assert texts["declared"] == texts["undeclared"] and "8428.53亿元" in texts["declared"]
 
 
+def test_html_table_rows_are_read_under_their_columns(tmp_path, converter, extractor):
+    """A communiqué page's <table> comes out of the page reader one cell a line; the table reader
+    takes its rows back under their columns (a 单位 column, a % column)."""
+    rows = "".join(f"<tr><td>{a}</td><td>{b}</td><td>{c}</td><td>{d}</td></tr>" for a, b, c, d in (
+        ("指标", "单位", "产量", "比上年增长(%)"), ("粮食", "万吨", "56.3", "1.2"), ("油料", "万吨", "3.1", "-0.5")))
+    page = ("<html><head><meta charset='utf-8'><title>某市2023年国民经济和社会发展统计公报</title></head><body>"
+            "<div class='article'><h1>福州市2023年国民经济和社会发展统计公报</h1>"
+            "<p>初步核算，全年全市地区生产总值12928.47亿元，比上年增长5.5%。全市常住人口增加5万人。</p>"
+            f"<p>表1　2023年主要农产品产量</p><table>{rows}</table>"
+            "<p>全年全市规模以上工业增加值比上年增长5.6%。</p></div></body></html>")
+    (tmp_path / "communique.html").write_text(page, encoding="utf-8")
+    doc = load_document(tmp_path / "communique.html", converter)
+    got = {(m.measure, m.value, m.unit, m.industry_name, m.period_year) for m in extractor.extract(doc)
+           if m.rule == "table"}
+    assert got == {("level", 563000.0, "tonne", "粮食", 2023), ("yoy_pct", 1.2, "percent", "粮食", 2023),
+                   ("level", 31000.0, "tonne", "", 2023), ("yoy_pct", -0.5, "percent", "", 2023)}
+
+
 def test_page_without_an_article_is_rejected(tmp_path, vocab):
     (tmp_path / "index.html").write_text(
         "<html><head><title>首页</title><script>var a=1;</script></head><body><nav><a href='/'>首页</a>"
