@@ -380,7 +380,8 @@ class _LazyEvidence:
         return self.frame
 
 
-def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None) -> GateResult:
+def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None, *, scope: Any = None,
+             previous: Path | None = None) -> GateResult:
     """Validate the warehouse at `db_path` with every suite in `suites_dir`.
 
     Reads each suite's dataframes from the DuckDB file opened read-only (then closes it),
@@ -389,7 +390,15 @@ def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None) -> G
     missing table, a failing query) is reported as a failed error-severity check
     `table_readable` (or `<query>_readable`). Raises SuiteFileError for a bad suite file, FileNotFoundError for a
     missing database.
+
+    With `scope` (an incremental build's `scoped.Scope`), only what the build rebuilt is
+    validated and the rest is read from the previous audit in `previous` (tongbi/gate/scoped.py);
+    no Data Docs are built (the site keeps the last full audit).
     """
+    if scope is not None:
+        from .scoped import run_scoped_gate  # noqa: PLC0415 - imports this module
+
+        return run_scoped_gate(Path(db_path), Path(suites_dir), scope, previous)
     t0 = time.perf_counter()
     db_path, suites_dir = Path(db_path), Path(suites_dir)
     checked_at = dt.datetime.now(dt.timezone.utc)

@@ -34,8 +34,9 @@ def build_code() -> list[Path]:
     writer, the gate's modules and the quarantine (which documents reach the marts)."""
     import loaders.seeds
 
-    quarantine = Path(__file__).resolve().parent / "quarantine.py"
-    return [Path(loaders.seeds.__file__).resolve(), quarantine, *files_matching(GATE_CODE, ["**/*.py"])]
+    here = Path(__file__).resolve().parent
+    return [Path(loaders.seeds.__file__).resolve(), here / "quarantine.py", here / "incremental.py",
+            *files_matching(GATE_CODE, ["**/*.py"])]
 
 
 def cache_root(warehouse: Path) -> Path:
@@ -79,6 +80,7 @@ class PublishedState:
     documents: dict[str, str] = field(default_factory=dict)       # doc_id -> sha256
     history: list[dict[str, Any]] = field(default_factory=list)   # run_history rows, oldest first
     input_fingerprint: str | None = None   # of the run that built the published data
+    build_fingerprint: str | None = None   # its build fingerprint with the quarantine policy (incremental.py)
     built_by: str | None = None            # that run's id
     table_rows: dict[str, int] = field(default_factory=dict)
     gate: dict[str, Any] = field(default_factory=dict)
@@ -125,6 +127,7 @@ def read_published(con: Any) -> PublishedState:
         if built:
             last = built[-1]
             state.input_fingerprint = str(last["input_fingerprint"])
+            state.build_fingerprint = str(last["build_fingerprint"]) if last.get("build_fingerprint") else None
             state.built_by = str(last["run_id"])
             try:
                 state.table_rows = json.loads(last.get("table_rows") or "{}")
