@@ -67,14 +67,17 @@ def plan(*, force: bool, previous: Any, base_fp: str, changes: Any, published_fi
     return Plan(True, f"{len(docs)} documents added, changed or removed", docs)
 
 
-def _copy_into(con: Any, table: str, csv: Path) -> str:
-    """A temporary copy of `table`'s columns filled from `csv` with the seed materialization's
-    COPY (macros/native_csv_seed.sql): the same parser and types as a full build's."""
-    tmp = f"{SCHEMA}.new_{table}"
-    con.execute(f"create or replace table {tmp} as select * from main.{table} limit 0")
+def _read_seed(con: Any, table: str, csv: Path) -> str:
+    """SQL reading `csv` as the seed materialization's COPY into `table` does (macros/
+    native_csv_seed.sql: the table's column types, a header, comma-separated, no sniffing), so
+    the rows are those a full build loads; unlike COPY into a scratch table, it writes nothing
+    into the file for the rows a filter drops."""
+    cols = con.execute("select column_name, data_type from information_schema.columns where table_catalog = "
+                       "current_database() and table_schema = 'main' and table_name = ? order by ordinal_position",
+                       [table]).fetchall()
+    spec = ", ".join("'" + c.replace("'", "''") + "': '" + t + "'" for c, t in cols)
     literal = "'" + str(csv).replace("'", "''") + "'"
-    con.execute(f"COPY {tmp} FROM {literal} (FORMAT CSV, HEADER TRUE, DELIMITER ',')")
-    return tmp
+    return f"read_csv({literal}, header = true, delim = ',', auto_detect = false, columns = {{{spec}}})"
 
 
 def _slices(con: Any, sql: str, params: list[Any] | None = None) -> set[tuple[Any, Any]]:
@@ -101,17 +104,15 @@ def prepare(published_file: Path, staging: Path, seeds_dir: Path, docs: Iterable
         old = _slices(con, f"select distinct metric_code, period_year from main.int_mentions__enriched "
                            f"where {in_docs}")
         for table in _BY_DOC:
-            tmp = _copy_into(con, table, seeds_dir / f"{table}.csv")
+            source = _read_seed(con, table, seeds_dir / f"{table}.csv")
             con.execute(f"delete from main.{table} where {in_docs}")
-            keep = f" and doc_id not in (select unnest(?::varchar[]))" if table == "raw_metrics" else ""
-            con.execute(f"insert into main.{table} select * from {tmp} where {in_docs}{keep}",
+            keep = " and doc_id not in (select unnest(?::varchar[]))" if table == "raw_metrics" else ""
+            con.execute(f"insert into main.{table} select * from {source} where {in_docs}{keep}",
                         [sorted(excluded)] if keep else [])
-            con.execute(f"drop table {tmp}")
         for table in _WHOLE:
-            tmp = _copy_into(con, table, seeds_dir / f"{table}.csv")
+            source = _read_seed(con, table, seeds_dir / f"{table}.csv")
             con.execute(f"delete from main.{table}")
-            con.execute(f"insert into main.{table} select * from {tmp}")
-            con.execute(f"drop table {tmp}")
+            con.execute(f"insert into main.{table} select * from {source}")
         # ... and as this run's seeds give them (stg_bulletins__raw_metrics cleans metric_code so)
         new = _slices(con, f"select distinct nullif(trim(cast(metric_code as varchar)), ''), period_year "
                            f"from main.raw_metrics where {in_docs}")

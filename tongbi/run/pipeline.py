@@ -243,6 +243,11 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
     summary.data["mode"] = "incremental" if how.incremental else "full"
     summary.data["build"] = {"incremental": how.incremental, "reason": how.reason, "rounds": []}
 
+    def preload_gx() -> None:
+        from tongbi.gate.validate import preload
+
+        preload()
+
     def build(round_no: int) -> Any:
         """Seeds (without the quarantined documents' rows), dbt build and the gate."""
         suffix = f", quarantine round {round_no}" if round_no else ""
@@ -272,11 +277,12 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
             with timer.run("dbt build" + suffix, opts.progress):
                 keep = tuple(fd for fd in (lock.fd, build_lock.fd) if fd is not None)
                 if incr:
-                    dbt_build(staging, run_dir, keep, select=incremental.DBT_SELECT, exclude=incremental.DBT_EXCLUDE)
+                    dbt_build(staging, run_dir, keep, select=incremental.DBT_SELECT, exclude=incremental.DBT_EXCLUDE,
+                              while_running=preload_gx)
                     scope = incremental.finish(staging, how.docs)
                 else:
                     recover(staging)
-                    dbt_build(staging, run_dir, keep)
+                    dbt_build(staging, run_dir, keep, while_running=preload_gx)
         finally:
             build_lock.release()
         with timer.run("expectations" + suffix, opts.progress):
