@@ -68,11 +68,11 @@ def dbt_build(staging: Path, log_dir: Path, keep_fds: tuple[int, ...] = (),
             while_running()
         stdout, stderr = proc.communicate()
     log_dir.mkdir(parents=True, exist_ok=True)
-    (log_dir / f"dbt_{command}.log").write_text(stdout + stderr, encoding="utf-8")
+    (log_dir / "dbt_build.log").write_text(stdout + stderr, encoding="utf-8")
     if proc.returncode != 0:
         failing = [ln.strip() for ln in stdout.splitlines()
                    if ("ERROR" in ln or "FAIL" in ln) and "Done." not in ln][:8]
         if not failing:  # dbt died before its summary (a parse error, a signal): its last words
             failing = [ln.strip() for ln in (stdout + stderr).splitlines() if ln.strip()][-3:]
         detail = "; ".join(failing) or f"exit code {proc.returncode}, no output"
-        raise BuildError(f"dbt {command} failed ({log_dir / f'dbt_{command}.log'}): {detail}")
+        raise BuildError(f"dbt {command} failed ({log_dir / 'dbt_build.log'}): {detail}")
