@@ -106,7 +106,7 @@ def tongbi_run(wt: Path, paths: list[Path], wh: Path, label: str) -> dict[str, o
            "documents": {k: docs.get(k) for k in ("loaded", "statistics", "added", "changed", "removed",
                                                     "unchanged", "extracted", "reused")},
            "loadavg_before": before, "loadavg_after": _loadavg()}
-    if "dbt build" in out["stages"]:
+    if "dbt build" in out["stages"] and out["mode"] == "full":   # an incremental run writes no run_results
         out["dbt"] = dbt_nodes(wt)
     print(f"  tongbi run {label}: rc {proc.returncode}, {seconds:.1f} s, peak RSS {peak_rss:.0f} MB, stages {out['stages']}, "
           f"documents {out['documents']}, load {before} -> {out['loadavg_after']}", file=sys.stderr)
