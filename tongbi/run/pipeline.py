@@ -35,6 +35,12 @@ Scheduled runs (cron, systemd timers, Airflow, Dagster):
   the one recorded by the build of the published warehouse, makes no dbt build: it republishes
   the same data with one more row in `run_history` (`--skip-unchanged`: leaves the file
   byte-identical instead). `--force` extracts and builds everything again.
+* Incremental builds (tongbi/run/incremental.py): when documents were added, changed or removed
+  and everything else equals the published build's (`run_history.build_fingerprint`), the
+  staging file is a copy of the published one in which only the metric-year slices those
+  documents touch are rebuilt (`dbt run` of the incremental models) and audited again (the rest
+  of the verdict comes from the previous audit: tongbi/gate/scoped.py). Quarantine rebuilds and
+  `--force` are full builds; summary.json's `mode` and `build` say which ran and why.
 * `run_history` in the published warehouse: one row per run (the previous file's rows carried
   over, plus the runs that failed or were interrupted since, from `runs/history.jsonl`, where
   every run appends its row whatever its outcome).
