@@ -46,6 +46,14 @@ published: 2023-10-20
 
 据自治区商务厅统计，2023年前三季度，全区区外资金到位{value}亿元，同比增长15.8%。
 """
+# shares of 86.27 % and 43.73 % of one whole: an error-level rule (the same text as tests/test_pipeline.py's)
+BAD_SHARES = """---
+id: bad-shares
+title: 测试稿
+published: 2025-04-20
+---
+一季度，全区引进区外到位资金1616.27亿元。北疆地区引进区外到位资金909.41亿元，占全区总量的86.27%；南疆地区引进区外到位资金706.86亿元，占全区总量的43.73%。
+"""
 YEAR_DOC = "xj-invest-2023.md"        # 2023 全年: last year's level for 2024's computed YoY
 REMOVED_DOC = "xj-invest-2023m1-8.md"
 WEB_DOC = "xj-invest-2023-web.html"   # the same bulletin as YEAR_DOC, as a web page
@@ -203,12 +211,26 @@ class Watched:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="dbt dies with tongbi on Linux only")
-def test_a_killed_incremental_run_leaves_the_published_file_byte_identical(tmp_path: Path) -> None:
+def test_a_failed_or_killed_incremental_run_leaves_the_published_file_byte_identical(tmp_path: Path) -> None:
     folder = tmp_path / "bulletins"
     shutil.copytree(SAMPLES, folder)
     wh = tmp_path / "warehouse.duckdb"
     run(folder, wh)
     version, before = os.readlink(wh), sha256(wh)
+
+    # failed: three bulletins whose shares break an error rule, more than --max-quarantine (20 %)
+    # of the documents, so none is published
+    bad = [folder / f"bad-shares-{i}.md" for i in range(3)]
+    for i, path in enumerate(bad):
+        path.write_text(BAD_SHARES.replace("id: bad-shares", f"id: bad-shares-{i}"), encoding="utf-8")
+    assert main(["run", str(folder), "--warehouse", str(wh), "--quiet"]) == 4
+    failed = last_summary(wh)
+    assert failed["status"] == "failed" and failed["build"]["rounds"][0] == "incremental", failed["build"]
+    assert os.readlink(wh) == version and sha256(wh) == before
+    for path in bad:
+        path.unlink()
+
+    # killed while dbt builds in the copy, and while the gate audits it
     (folder / "xj-invest-2023q3.md").write_text(Q3_DOC.format(value="6012.40"), encoding="utf-8")
     staging = wh.with_name("warehouse.next.duckdb")
     for marker, wait in (("▶ dbt build", 2.0), ("▶ expectations", 1.0)):
