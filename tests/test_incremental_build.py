@@ -233,7 +233,7 @@ def test_a_failed_or_killed_incremental_run_leaves_the_published_file_byte_ident
     # killed while dbt builds in the copy, and while the gate audits it
     (folder / "xj-invest-2023q3.md").write_text(Q3_DOC.format(value="6012.40"), encoding="utf-8")
     staging = wh.with_name("warehouse.next.duckdb")
-    for marker, wait in (("▶ dbt build", 2.0), ("▶ expectations", 1.0)):
+    for marker, wait in (("▶ dbt build", 2.0), ("▶ expectations", 0.3)):
         proc = Watched(folder, "--warehouse", wh)
         proc.wait_for(marker)
         time.sleep(wait)
