@@ -5,7 +5,9 @@
   seed writer and the gate's code (tongbi/gate/), the versions of dbt, DuckDB, polars and Great
   Expectations. A run's input fingerprint is the build fingerprint together with the bytes of
   the three seed files it would write (and the quarantine policy: --strict, --max-quarantine): when it equals the fingerprint recorded in the published
-  warehouse's `run_history`, a rebuild would give the same warehouse, so none is made.
+  warehouse's `run_history`, a rebuild would give the same warehouse, so none is made. The
+  build fingerprint with the quarantine policy (`run_history.build_fingerprint`) is what an
+  incremental build must share with the published one (tongbi/run/incremental.py).
 * **The manifest** of a build is the `documents` table of the published warehouse (doc_id,
   path, sha256 of the file's bytes): comparing it with this run's documents gives the documents
   added, changed (same doc_id, other bytes) and removed. A changed document's rows replace its
