@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='mention_id', on_schema_change='fail',
+           pre_hook="{{ incr_delete_docs() }}") }}
+
 -- Each mention with what the rest of the warehouse needs to treat it as (part of) an
 -- observation: its metric's properties, the quarter it closes, the precision of the figure
 -- as written, and the keys that identify the statistic it states.
@@ -7,6 +10,7 @@ with
 mentions as (
 
     select * from {{ ref('stg_bulletins__raw_metrics') }}
+    {%- if is_incremental() %} where {{ incr_touched_docs() }}{% endif %}
 
 ),
 

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='quarter_key', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices(year_column='year') }}") }}
+
 -- Each quarterized statistic checked against the warehouse's own figures: the same statistic
 -- one year earlier (to recompute the growth rate the bulletin reported) and the total it is a
 -- part of (to recompute the share it reported): for a region, the same statistic in its
@@ -16,6 +19,7 @@ with
 quarters as (
 
     select * from {{ ref('int_observations__quarterized') }}
+    {{- incr_where(year_column='year', scope='input') }}
 
 ),
 
@@ -110,3 +114,4 @@ final as (
 )
 
 select * from final
+{{- incr_where(year_column='year') }}

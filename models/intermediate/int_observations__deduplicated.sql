@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='observation_key', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices() }}") }}
+
 -- One row per observation: a statistic (metric, region, industry, breakdown, period) and one
 -- of its measures (level, yoy_pct, …), with the value chosen to stand for it.
 --
@@ -21,12 +24,14 @@ mentions as (
     select * from {{ ref('int_mentions__enriched') }}
     where is_observable
         and value is not null
+        {{- incr_where(prefix='and') }}
 
 ),
 
 publications as (
 
     select * from {{ ref('int_observations__vintaged') }}
+    {{- incr_where() }}
 
 ),
 

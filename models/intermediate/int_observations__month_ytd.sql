@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='month_ytd_key', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices(year_column='year') }}") }}
+
 -- One row per statistic and year-to-date end month (metric, region, industry, breakdown, year,
 -- end month 1–12): every cumulative-from-January figure as reported, at the month it ends —
 -- 1–7月 and 1–8月 as much as 一季度 or 上半年 — never forced into a quarter.
@@ -20,6 +23,7 @@ statistics as (
     select * from {{ ref('int_observations__pivoted') }}
     where period_year is not null
         and period_end_month between 1 and 12
+        {{- incr_where(scope='input', prefix='and') }}
 
 ),
 
@@ -305,3 +309,4 @@ final as (
 )
 
 select * from final
+{{- incr_where(year_column='year') }}

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='statistic_key', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices() }}") }}
+
 -- One row per statistic (metric, region, industry, breakdown, year, end month, period kind)
 -- with its reported measures side by side. Measure 'other' (ratios, two-year averages …) has
 -- no column: such figures stay in fct_metric_mentions.
@@ -7,6 +10,7 @@ with
 observations as (
 
     select * from {{ ref('int_observations__deduplicated') }}
+    {{- incr_where() }}
 
 ),
 

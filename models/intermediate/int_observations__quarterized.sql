@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='quarter_key', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices(year_column='year') }}") }}
+
 -- One row per statistic and calendar quarter (metric, region, industry, breakdown, year,
 -- quarter) with the year-to-date figures at the quarter's end and the value of the quarter alone.
 --
@@ -17,6 +20,7 @@ statistics as (
     -- a quarter without a year cannot be placed on the calendar
     where quarter is not null
         and period_year is not null
+        {{- incr_where(prefix='and') }}
 
 ),
 

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='figure_mention_id', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices() }}") }}
+
 -- One row per observation (a statistic and one of its measures) and publication, in ALFRED
 -- style: what each publication said about the observation, and whether that confirmed,
 -- merely restated or revised what was known before.
@@ -26,6 +29,7 @@ mentions as (
     select * from {{ ref('int_mentions__enriched') }}
     where is_observable
         and value is not null
+        {{- incr_where(prefix='and') }}
 
 ),
 

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='conflict_key', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices() }}") }}
+
 -- Mentions that give an observation (statistic and measure) a different value from the one
 -- chosen for it, side by side with the chosen mention: both quotes, both documents, both
 -- publication dates. One row per observation and disagreeing mention; observations whose
@@ -22,12 +25,14 @@ mentions as (
     select * from {{ ref('int_mentions__enriched') }}
     where is_observable
         and value is not null
+        {{- incr_where(prefix='and') }}
 
 ),
 
 observations as (
 
     select * from {{ ref('int_observations__deduplicated') }}
+    {{- incr_where() }}
 
 ),
 
@@ -37,6 +42,7 @@ superseded_figures as (
     select figure_mention_id
     from {{ ref('int_observations__vintaged') }}
     where publication_role in ('first', 'revises')
+        {{- incr_where(prefix='and') }}
         and not is_current_vintage
 
 ),

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='industry_quarter_key', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices(year_column='year') }}") }}
+
 -- Quarterly statistics of one industry (sector, industry or cluster) in a region, without
 -- breakdown: one row per metric x region x industry x year x quarter. The region's
 -- whole-economy rows are in fct_region_quarter.
@@ -8,6 +11,7 @@ compared as (
 
     select * from {{ ref('int_observations__compared') }}
     where industry_code <> '{{ var("industry_total_code") }}'
+        {{- incr_where(year_column='year', prefix='and') }}
         and breakdown = '{{ var("breakdown_none") }}'
 
 ),

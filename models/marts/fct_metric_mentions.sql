@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='mention_id', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices() }}") }}
+
 -- Every statistic mention the loader extracted, resolved or not, with its exact place in the
 -- source text: the provenance behind every figure in the other facts.
 
@@ -6,6 +9,7 @@ with
 mentions as (
 
     select * from {{ ref('int_mentions__enriched') }}
+    {{- incr_where() }}
 
 ),
 
@@ -13,6 +17,7 @@ chosen as (
 
     -- the mentions picked to stand for their observation (int_observations__deduplicated)
     select chosen_mention_id from {{ ref('int_observations__deduplicated') }}
+    {{- incr_where() }}
 
 ),
 

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='observation_vintage_key', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices() }}") }}
+
 -- ALFRED-style vintages: one row per observation (statistic and measure) and vintage — a
 -- distinct value as first published on a date — valid from that publication date until the
 -- next vintage's (valid_to exclusive; null while current). Publications that repeat the value
@@ -12,6 +15,7 @@ with
 publications as (
 
     select * from {{ ref('int_observations__vintaged') }}
+    {{- incr_where() }}
 
 ),
 

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='observation_key', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices() }}") }}
+
 -- One row per observation — a statistic (metric, region, industry, breakdown, period) and one
 -- of its measures — however many times and places it was stated, with the value chosen for it
 -- (the current vintage: the most precise figure of the latest publication, never a rounded
@@ -10,6 +13,7 @@ with
 observations as (
 
     select * from {{ ref('int_observations__deduplicated') }}
+    {{- incr_where() }}
 
 ),
 

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='region_month_ytd_key', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices(year_column='year') }}") }}
+
 -- Year-to-date statistics at the month they end (no breakdown): one row per metric x region x
 -- industry x year x end month, the region's whole economy under industry_code TOTAL. Figures
 -- for 1–7月 or 1–8月 live here and nowhere else; the quarter-end months (3, 6, 9, 12) repeat
@@ -9,6 +12,7 @@ month_ytd as (
 
     select * from {{ ref('int_observations__month_ytd') }}
     where breakdown = '{{ var("breakdown_none") }}'
+        {{- incr_where(year_column='year', prefix='and') }}
 
 ),
 

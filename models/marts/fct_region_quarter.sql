@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='region_quarter_key', on_schema_change='fail',
+           pre_hook="{{ incr_delete_slices(year_column='year') }}") }}
+
 -- Quarterly statistics of a region's whole economy (no industry, no breakdown):
 -- one row per metric x region x year x quarter.
 
@@ -7,6 +10,7 @@ compared as (
 
     select * from {{ ref('int_observations__compared') }}
     where industry_code = '{{ var("industry_total_code") }}'
+        {{- incr_where(year_column='year', prefix='and') }}
         and breakdown = '{{ var("breakdown_none") }}'
 
 ),

@@ -14,9 +14,12 @@ from typing import Any
 SEVERITIES: tuple[str, ...] = ("error", "warning")
 MAIN_DATASET = "main"             # dataset name of a suite's own table/sql
 
-_SUITE_KEYS = {"name", "layer", "description", "table", "sql", "key_columns", "params",
+_SUITE_KEYS = {"name", "layer", "description", "table", "sql", "key_columns", "params", "scope",
                "evidence", "queries", "expectations"}
-_QUERY_KEYS = {"description", "sql", "table", "key_columns"}
+_QUERY_KEYS = {"description", "sql", "table", "key_columns", "scope"}
+# what an incremental run validates again of a dataset (tongbi/gate/scoped.py): the rows of the
+# slices it rebuilt, the rows of the documents it loaded, or all of it; "" decides by its columns
+SCOPES = ("", "slices", "documents", "whole")
 _EXPECTATION_KEYS = {"type", "kwargs", "meta", "notes"}
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
@@ -44,6 +47,7 @@ class DatasetSpec:
     sql: str
     description: str = ""
     key_columns: tuple[str, ...] = ()
+    scope: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,14 @@ class SuiteSpec:
 
 
 # ------------------------------------------------------------------------------ suite loading
+
+
+def _scope(obj: Mapping[str, Any], path: Path, where: str, text: str) -> str:
+    value = obj.get("scope", "")
+    if value not in SCOPES:
+        raise SuiteFileError(path, f"{where}: 'scope' must be one of {[s for s in SCOPES if s]}",
+                             _line_of(text, f'"scope": {json.dumps(value)}'))
+    return str(value)
 
 
 def _line_of(text: str, needle: str) -> int | None:
@@ -184,6 +196,7 @@ def load_suite(path: Path) -> SuiteSpec:
             sql=_dataset_sql(doc, params, path, "suite"),
             description=str(doc.get("description", "")),
             key_columns=_str_tuple(doc.get("key_columns"), path, "key_columns"),
+            scope=_scope(doc, path, "suite", text),
         )
     }
     queries = doc.get("queries", {})
@@ -202,6 +215,7 @@ def load_suite(path: Path) -> SuiteSpec:
             sql=_dataset_sql(qobj, params, path, where),
             description=str(qobj.get("description", "")),
             key_columns=_str_tuple(qobj.get("key_columns"), path, f"{where} key_columns"),
+            scope=_scope(qobj, path, where, text),
         )
 
     evidence_sql: str | None = None

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -51,6 +52,15 @@ def _import_gx() -> Any:
     import great_expectations as gx  # noqa: PLC0415 - slow import, only when validating
 
     return gx
+
+
+def preload() -> threading.Thread:
+    """Import Great Expectations in a thread (about 5 s), so that a run imports it while dbt
+    builds in its own process instead of after; the gate's own import then finds it loaded (or
+    waits on Python's import lock for the thread to finish it)."""
+    thread = threading.Thread(target=_import_gx, name="gx-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def _build_expectation(spec: ExpectationSpec, suite: SuiteSpec) -> Expectation:
@@ -380,7 +390,8 @@ class _LazyEvidence:
         return self.frame
 
 
-def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None) -> GateResult:
+def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None, *, scope: Any = None,
+             previous: Path | None = None) -> GateResult:
     """Validate the warehouse at `db_path` with every suite in `suites_dir`.
 
     Reads each suite's dataframes from the DuckDB file opened read-only (then closes it),
@@ -389,7 +400,15 @@ def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None) -> G
     missing table, a failing query) is reported as a failed error-severity check
     `table_readable` (or `<query>_readable`). Raises SuiteFileError for a bad suite file, FileNotFoundError for a
     missing database.
+
+    With `scope` (an incremental build's `scoped.Scope`), only what the build rebuilt is
+    validated and the rest is read from the previous audit in `previous` (tongbi/gate/scoped.py);
+    no Data Docs are built (the site keeps the last full audit).
     """
+    if scope is not None:
+        from .scoped import run_scoped_gate  # noqa: PLC0415 - imports this module
+
+        return run_scoped_gate(Path(db_path), Path(suites_dir), scope, previous)
     t0 = time.perf_counter()
     db_path, suites_dir = Path(db_path), Path(suites_dir)
     checked_at = dt.datetime.now(dt.timezone.utc)

@@ -23,7 +23,9 @@ RUN_HISTORY_COLUMNS: list[tuple[str, str, str]] = [
     ("run_id", "VARCHAR", "The run (UTC start time); its files are in runs/<run_id>/ beside the warehouse."),
     ("status", "VARCHAR", "published (built and published), unchanged (inputs equal to the published "
                           "build's: no rebuild), failed, interrupted (killed; found by a later run)."),
-    ("mode", "VARCHAR", "full (extraction of what changed, dbt build, gate) or unchanged (no rebuild)."),
+    ("mode", "VARCHAR", "full (extraction of what changed, dbt build, gate), incremental (the slices the "
+                        "changed documents touch rebuilt in a copy of the published file, audited there) "
+                        "or unchanged (no rebuild)."),
     ("exit_code", "INTEGER", "Exit code of tongbi run (0 published or unchanged; 2 no documents; 3 dbt "
                              "build; 4 quality gate; 5 another run in progress; 6 warehouse open for writing)."),
     ("error_type", "VARCHAR", "The error class of a failed run."),
@@ -50,6 +52,9 @@ RUN_HISTORY_COLUMNS: list[tuple[str, str, str]] = [
     ("gate_failed_warning", "INTEGER", "Checks of severity warning that failed."),
     ("input_fingerprint", "VARCHAR", "sha256 of everything the build depends on: seeds, models, "
                                      "expectations, code and tool versions (equal fingerprints, equal data)."),
+    ("build_fingerprint", "VARCHAR", "sha256 of what the build depends on besides the documents (models, "
+                                     "vocabulary, code, tool versions, quarantine policy): a later run "
+                                     "with the same one may build incrementally on this run's data."),
     ("data_built_by", "VARCHAR", "The run whose build holds the data this run published or found."),
     ("host", "VARCHAR", "Host the run ran on."),
     ("pid", "INTEGER", "Its process id."),
@@ -83,7 +88,7 @@ def history_row(data: dict[str, Any]) -> dict[str, Any]:
     fps = data.get("fingerprints") or {}
     status = data.get("status")
     mode = data.get("mode")
-    built_by = (data.get("run_id") if status == "published" and mode == "full"
+    built_by = (data.get("run_id") if status == "published" and mode in ("full", "incremental")
                 else fps.get("published_built_by"))
     row = {
         "run_id": data.get("run_id"), "status": status, "mode": mode,
@@ -98,7 +103,7 @@ def history_row(data: dict[str, Any]) -> dict[str, Any]:
         "table_rows": json.dumps(tables, sort_keys=True) if tables else None,
         "gate_passed": gate.get("passed"), "gate_checks": counts.get("checks", counts.get("total")),
         "gate_failed_error": counts.get("failed_error"), "gate_failed_warning": counts.get("failed_warning"),
-        "input_fingerprint": fps.get("input"), "data_built_by": built_by,
+        "input_fingerprint": fps.get("input"), "build_fingerprint": fps.get("build"), "data_built_by": built_by,
         "host": data.get("host") or socket.gethostname(), "pid": data.get("pid"),
         "warehouse": (data.get("warehouse") or {}).get("path"),
     }

@@ -35,6 +35,12 @@ Scheduled runs (cron, systemd timers, Airflow, Dagster):
   the one recorded by the build of the published warehouse, makes no dbt build: it republishes
   the same data with one more row in `run_history` (`--skip-unchanged`: leaves the file
   byte-identical instead). `--force` extracts and builds everything again.
+* Incremental builds (tongbi/run/incremental.py): when documents were added, changed or removed
+  and everything else equals the published build's (`run_history.build_fingerprint`), the
+  staging file is a copy of the published one in which only the metric-year slices those
+  documents touch are rebuilt (`dbt run` of the incremental models) and audited again (the rest
+  of the verdict comes from the previous audit: tongbi/gate/scoped.py). Quarantine rebuilds and
+  `--force` are full builds; summary.json's `mode` and `build` say which ran and why.
 * `run_history` in the published warehouse: one row per run (the previous file's rows carried
   over, plus the runs that failed or were interrupted since, from `runs/history.jsonl`, where
   every run appends its row whatever its outcome).
@@ -58,10 +64,11 @@ from loaders.seeds import LOADER_SEEDS
 from loaders.vocabulary import PROJECT_ROOT, SEEDS_DIR
 from tongbi.errors import GateFailed, NoDocuments
 
+from . import incremental
 from .build import dbt_build
 from .history import append_history, history_path, history_row, pending_history, write_run_history
 from .lock import WAREHOUSE_WAIT_S, RunLock, describe_holder, lock_path, lock_timeout
-from .publish import publish, published_path, staging_path
+from .publish import current_version, publish, published_path, staging_path
 from .quarantine import (DEFAULT_MAX_SHARE, MAX_ROUNDS, blame, carried, filter_raw_metrics, keep_originals,
                          locate, offence_rows, read_quarantine, summary_of, too_many, write_quarantine)
 from .recovery import recover, recover_seeds
@@ -217,10 +224,12 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
         changes = compare(previous.documents, result.documents)
         # the quarantine policy shapes the published data as much as the seeds do
         policy = "strict" if opts.strict else f"quarantine at most {opts.max_quarantine!r}"
-        fingerprint = input_fingerprint_of_digests(build_fingerprint(extractor_fp),
-                                                   {**digests, "quarantine policy": policy.encode()})
+        build_fp = build_fingerprint(extractor_fp)
+        fingerprint = input_fingerprint_of_digests(build_fp, {**digests, "quarantine policy": policy.encode()})
+        # what an incremental run must share with the published build: all but the documents
+        base_fp = input_fingerprint_of_digests(build_fp, {"quarantine policy": policy.encode()})
         unchanged = previous.input_fingerprint == fingerprint
-        summary.incremental(changes, cache, fingerprint, previous, unchanged and not opts.force)
+        summary.incremental(changes, cache, fingerprint, previous, unchanged and not opts.force, base_fp)
         log.event("documents", **{k: v for k, v in summary.data["documents"].items() if k != "rejects"})
         result.release()   # only the counts are needed from here: dbt and the gate come next
 
@@ -234,6 +243,16 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
 
     excluded = {str(r["doc_id"]) for r in kept}
     originals = None if opts.strict else keep_originals(staged, LOADER_SEEDS)
+    published_file = current_version(warehouse) or (warehouse if warehouse.is_file() else None)
+    how = incremental.plan(force=opts.force, previous=previous, base_fp=base_fp, changes=changes,
+                           published_file=published_file)
+    summary.data["mode"] = "incremental" if how.incremental else "full"
+    summary.data["build"] = {"incremental": how.incremental, "reason": how.reason, "rounds": []}
+
+    def preload_gx() -> None:
+        from tongbi.gate.validate import preload
+
+        preload()
 
     def build(round_no: int) -> Any:
         """Seeds (without the quarantined documents' rows), dbt build and the gate."""
@@ -241,6 +260,10 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
         build_lock = RunLock(BUILD_LOCK, f"the project's seeds and dbt target ({PROJECT_ROOT})")
         build_lock.acquire(summary.run_id, opts.wait if opts.wait is not None else lock_timeout(), opts.progress)
         summary.data["lock_wait_s"]["build"] = (summary.data["lock_wait_s"]["build"] or 0) + build_lock.waited_s
+        # quarantine rebuilds are full builds: the documents they drop are not in the delta
+        incr = how.incremental and round_no == 0 and published_file is not None
+        summary.data["build"]["rounds"].append("incremental" if incr else "full")
+        scope = None
         try:
             summary.recovered(recover_seeds())
             with timer.run("load seeds" + suffix, opts.progress):
@@ -250,15 +273,28 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
                     elif originals is not None and name != "raw_metrics.csv":  # another run may have written seeds/
                         shutil.copyfile(originals / name, SEEDS_DIR / (name + ".tmp"))
                         os.replace(SEEDS_DIR / (name + ".tmp"), SEEDS_DIR / name)
-                if excluded and originals is not None:
+                if excluded and originals is not None and not incr:
                     filter_raw_metrics(originals / "raw_metrics.csv", SEEDS_DIR / "raw_metrics.csv", excluded)
+                if incr:
+                    recover(staging)
+                    summary.data["build"]["delta"] = incremental.prepare(
+                        published_file, staging, SEEDS_DIR, how.docs, excluded)
+            # one stage name either way (monitoring, the bench): summary.json's build says which
             with timer.run("dbt build" + suffix, opts.progress):
-                recover(staging)
                 keep = tuple(fd for fd in (lock.fd, build_lock.fd) if fd is not None)
-                dbt_build(staging, run_dir, keep)
+                if incr:
+                    dbt_build(staging, run_dir, keep, select=incremental.DBT_SELECT, exclude=incremental.DBT_EXCLUDE,
+                              while_running=preload_gx)
+                    scope = incremental.finish(staging, how.docs)
+                else:
+                    recover(staging)
+                    dbt_build(staging, run_dir, keep, while_running=preload_gx)
         finally:
             build_lock.release()
         with timer.run("expectations" + suffix, opts.progress):
+            if scope is not None:
+                return quality.run_gate(staging, EXPECTATIONS_DIR, docs_dir, scope=scope,
+                                        previous=published_file)
             return quality.run_gate(staging, EXPECTATIONS_DIR, docs_dir)
 
     if too_many(len(excluded), n_documents, opts.max_quarantine):
@@ -289,6 +325,7 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
                 print(f"  quarantined {o.doc_id}: {o.suite}.{o.check} ({o.policy}) 「{o.quote or ''}」",
                       file=sys.stderr, flush=True)
         gate = build(rounds)
+    summary.data["mode"] = summary.data["build"]["rounds"][-1]   # what built the data this run audits
     quarantined = kept + offence_rows(new, summary.run_id, dt.datetime.now(dt.timezone.utc))
     summary.data["quarantine"] = summary_of(quarantined, n_documents, opts.max_quarantine, opts.strict, rounds,
                                             {o.doc_id for o in new})
@@ -311,7 +348,7 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
     for note in notes:
         print(f"  {note}", file=sys.stderr)
     summary.published(warehouse, notes)
-    log.event("publish", warehouse=str(warehouse), mode="full", notes=notes)
+    log.event("publish", warehouse=str(warehouse), mode=summary.data["mode"], notes=notes)
     cache.prune()
     if not log.json:
         print_summary(warehouse, gate, timer.stages, result.n_documents, len(result.rejected),

@@ -5,7 +5,9 @@
   seed writer and the gate's code (tongbi/gate/), the versions of dbt, DuckDB, polars and Great
   Expectations. A run's input fingerprint is the build fingerprint together with the bytes of
   the three seed files it would write (and the quarantine policy: --strict, --max-quarantine): when it equals the fingerprint recorded in the published
-  warehouse's `run_history`, a rebuild would give the same warehouse, so none is made.
+  warehouse's `run_history`, a rebuild would give the same warehouse, so none is made. The
+  build fingerprint with the quarantine policy (`run_history.build_fingerprint`) is what an
+  incremental build must share with the published one (tongbi/run/incremental.py).
 * **The manifest** of a build is the `documents` table of the published warehouse (doc_id,
   path, sha256 of the file's bytes): comparing it with this run's documents gives the documents
   added, changed (same doc_id, other bytes) and removed. A changed document's rows replace its
@@ -34,8 +36,9 @@ def build_code() -> list[Path]:
     writer, the gate's modules and the quarantine (which documents reach the marts)."""
     import loaders.seeds
 
-    quarantine = Path(__file__).resolve().parent / "quarantine.py"
-    return [Path(loaders.seeds.__file__).resolve(), quarantine, *files_matching(GATE_CODE, ["**/*.py"])]
+    here = Path(__file__).resolve().parent
+    return [Path(loaders.seeds.__file__).resolve(), here / "quarantine.py", here / "incremental.py",
+            *files_matching(GATE_CODE, ["**/*.py"])]
 
 
 def cache_root(warehouse: Path) -> Path:
@@ -79,6 +82,7 @@ class PublishedState:
     documents: dict[str, str] = field(default_factory=dict)       # doc_id -> sha256
     history: list[dict[str, Any]] = field(default_factory=list)   # run_history rows, oldest first
     input_fingerprint: str | None = None   # of the run that built the published data
+    build_fingerprint: str | None = None   # its build fingerprint with the quarantine policy (incremental.py)
     built_by: str | None = None            # that run's id
     table_rows: dict[str, int] = field(default_factory=dict)
     gate: dict[str, Any] = field(default_factory=dict)
@@ -125,6 +129,7 @@ def read_published(con: Any) -> PublishedState:
         if built:
             last = built[-1]
             state.input_fingerprint = str(last["input_fingerprint"])
+            state.build_fingerprint = str(last["build_fingerprint"]) if last.get("build_fingerprint") else None
             state.built_by = str(last["run_id"])
             try:
                 state.table_rows = json.loads(last.get("table_rows") or "{}")

@@ -17,8 +17,10 @@ The JSON summary (one object, UTF-8, written atomically):
 * ``quarantine``: ``documents`` (how many are kept out of the marts by this publish, carried ones
   included), ``share``, ``max_share``, ``strict``, ``rebuilds``, ``doc_ids``, ``new_doc_ids``,
   ``carried_doc_ids`` and one row per document and broken rule (tongbi/run/quarantine.py);
-* ``mode``: ``full`` (extracted what changed, built, audited), ``unchanged`` (the inputs equal
-  those of the published build: no rebuild); ``documents`` also counts the documents ``added``,
+* ``mode``: ``full`` (extracted what changed, built, audited), ``incremental`` (the slices the
+  changed documents touch rebuilt in a copy of the published file and audited there:
+  tongbi/run/incremental.py; ``build`` says why a run was or was not incremental),
+  ``unchanged`` (the inputs equal those of the published build: no rebuild); ``documents`` also counts the documents ``added``,
   ``changed``, ``removed`` and ``unchanged`` against the published warehouse, and how many were
   ``extracted`` or ``reused`` from the extraction cache; ``fingerprints``: this run's input
   fingerprint and the run that built the published data.
@@ -209,14 +211,16 @@ class RunSummary:
             "rejects": [{"path": r["path"], "line": r["line"], "reason": r["reason"]} for r in result.rejected],
         }
 
-    def incremental(self, changes: Any, cache: Any, fingerprint: str, previous: Any, unchanged: bool) -> None:
+    def incremental(self, changes: Any, cache: Any, fingerprint: str, previous: Any, unchanged: bool,
+                    build_fp: str | None = None) -> None:
         """What changed since the build of the published warehouse (tongbi/run/state.py)."""
         self.data["documents"].update(changes.counts(), extracted=len(cache.misses), reused=len(cache.hits),
                                       added_ids=changes.added, changed_ids=changes.changed,
                                       removed_ids=changes.removed)
         self.data["mode"] = "unchanged" if unchanged else "full"
         self.data["fingerprints"] = {"input": fingerprint, "published_input": previous.input_fingerprint,
-                                     "published_built_by": previous.built_by}
+                                     "published_built_by": previous.built_by, "build": build_fp,
+                                     "published_build": previous.build_fingerprint}
         if unchanged:  # the published build's verdict and tables hold for the same inputs
             self.data["tables"] = dict(previous.table_rows)
             self.data["gate"] = {"passed": previous.gate.get("gate_passed"), "carried_from": previous.built_by,
