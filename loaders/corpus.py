@@ -81,7 +81,7 @@ class _DocumentExtractor:
         self.extractor: Extractor | None = None   # built on the first readable document
 
     def __call__(self, path: Path) -> Extracted:
-        from .seeds import mentions_csv
+        from .seedlines import mentions_csv
 
         try:
             if not path.exists():
@@ -198,8 +198,6 @@ def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | Non
     """Every document's mentions in memory (`tongbi extract`, tests): `iter_corpus`, the walk
     `tongbi run` streams, collected, so both commands read, reject and extract alike. One
     process by default: a pool's start-up costs more than a few hundred documents take."""
-    from .seeds import mentions_from_csv
-
     result = CorpusResult()
     for item in iter_corpus(paths, vocab, default_year, progress, cache, workers, keep_mentions=True):
         if item.row is None:
@@ -210,6 +208,8 @@ def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | Non
         if item.mentions is not None:
             result.mentions.extend(item.mentions)
         else:
+            from .seeds import mentions_from_csv   # polars: only for rows that came as seed lines
+
             result.mentions.extend(Mention(**m) for m in mentions_from_csv(item.csv))
     return result
 

@@ -22,7 +22,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     import csv
 
     from loaders.corpus import UNRESOLVED_COLUMNS, extract_corpus, unresolved_report
-    from loaders.seeds import write_mentions_csv
+    from loaders.seedlines import write_mentions_csv   # not loaders.seeds: no polars to import
     from loaders.vocabulary import load_vocabulary
 
     result = extract_corpus(args.paths, load_vocabulary(), args.year, _progress(sys.stderr.isatty()))
