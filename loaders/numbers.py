@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-import cn2an
-
+from .cnnumerals import plain_cn_integer
 from .fastregex import compile_fast
 from .vocabulary import Vocabulary
 
@@ -39,10 +38,16 @@ def parse_cn_number(s: str) -> float | None:
         s = "一" + s  # 千万千瓦, 万亩: a bare place value counts one of it
     whole, _, frac = s.partition("点")
     digits = "零一二三四五六七八九"
-    try:
-        value = float(cn2an.cn2an(whole, "smart"))
-    except (ValueError, KeyError, TypeError):
-        return None
+    plain = plain_cn_integer(whole)
+    if plain is not None:
+        value = float(plain)
+    else:
+        import cn2an   # the irregular forms only: its import is slow
+
+        try:
+            value = float(cn2an.cn2an(whole, "smart"))
+        except (ValueError, KeyError, TypeError):
+            return None
     if frac:
         if any(c not in digits for c in frac):
             return None
