@@ -40,6 +40,9 @@ _TABLE_ROW = re.compile(r"\S(?:\t|[ \u3000\u00a0]{2,}|[|｜])\s*\S")
 _BREAK_RUN = re.compile("\n[ \t\n\u3000\u00a0]*")
 # one `key: value` line of front matter whose value YAML would read as a plain scalar
 _SIMPLE_ENTRY = re.compile(r"([A-Za-z_][\w-]*):[ \t]+([^-?:,\[\]{}#&*!|>'\"%@`\s](?:(?!: | #).)*?)[ \t]*")
+# …a double-quoted value with no escapes or characters YAML treats apart (id: "d002"), or none
+_QUOTED_ENTRY = re.compile(r'([A-Za-z_][\w-]*):[ \t]+"([^"\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]*)"[ \t]*')
+_EMPTY_ENTRY = re.compile(r"([A-Za-z_][\w-]*):[ \t]*")
 
 
 class DocumentError(Exception):
@@ -161,7 +164,10 @@ def _simple_front_matter(block: str) -> dict[str, object] | None:
             continue
         m = _SIMPLE_ENTRY.fullmatch(line)
         if m is None:
-            return None
+            if (q := _QUOTED_ENTRY.fullmatch(line) or _EMPTY_ENTRY.fullmatch(line)) is None:
+                return None
+            meta[q[1]] = q[2] if q.lastindex == 2 else None
+            continue
         key, value = m.groups()
         tags = [tag for tag, regexp in resolvers.get(value[0], ()) if regexp.match(value)]
         if not tags:
