@@ -64,6 +64,9 @@ class HomeResolver:
         self._funding_memo_text = ""
         self._funding_memo: dict[tuple[int, int, str, str], bool] = {}
         self.fund_words = re.compile(r"资金|投资|引资|到位|注入|来源")
+        # _home_from_url's words, once: a look-up over every region of the gazetteer per bulletin
+        self._url_words = [(word, code) for code, r in vocab.regions.items()
+                           if (word := r.name_en.split(" ")[0].lower()) and len(word) >= 5]
 
 
     def home_region(self, doc: Document, hits: list[Hit], asides: list[Hit]) -> str:
@@ -197,8 +200,7 @@ class HomeResolver:
         """A bulletin that names no place at all (全市完成…) may still carry it in its address:
         local papers file stories under the place's romanised name (…/xinxiang_1114/…)."""
         path = url.lower().split("//", 1)[-1]
-        found = [code for code, r in self.vocab.regions.items()
-                 if (word := r.name_en.split(" ")[0].lower()) and len(word) >= 5 and word in path]
+        found = [code for word, code in self._url_words if word in path]
         # Xinxiang is the city, Xinxiang County and its zones share the word: the highest of them
         top = min((len(self.vocab.lineage(c)) for c in found), default=0)
         found = [c for c in found if len(self.vocab.lineage(c)) == top]
