@@ -108,9 +108,9 @@ def _as_read_back(mentions: list[Mention]) -> list[Mention]:
 _WORKER: _DocumentExtractor | None = None
 
 
-def _init_worker(vocab: Vocabulary, default_year: int | None) -> None:
+def _init_worker(vocab: Vocabulary, default_year: int | None, keep_mentions: bool = False) -> None:
     global _WORKER
-    _WORKER = _DocumentExtractor(vocab, default_year)
+    _WORKER = _DocumentExtractor(vocab, default_year, keep_mentions)
 
 
 def _extract_in_worker(path: Path) -> Extracted:
@@ -131,6 +131,19 @@ def default_workers() -> int:
         return max(1, int(os.environ.get("TONGBI_WORKERS", n)))
     except ValueError:
         return max(1, n)
+
+
+def _pool_context() -> Any:
+    """fork for a process with no other thread (`tongbi extract`: the workers start with the
+    vocabulary already loaded, in milliseconds instead of an import each); spawn otherwise, since
+    a fork of a process whose threads (polars, DuckDB) may hold locks can hang."""
+    try:
+        single = len(os.listdir("/proc/self/task")) == 1
+    except OSError:   # not Linux: no cheap way to know
+        single = False
+    if single and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None = None,
@@ -158,9 +171,9 @@ def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None =
             fresh: Iterator[Extracted] | None = None
             if workers > 1 and len(misses) >= PARALLEL_MIN_MISSES:
                 if pool is None:
-                    # spawn: no fork of a process whose threads (polars, DuckDB) may hold locks
-                    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                               initializer=_init_worker, initargs=(vocab, default_year))
+                    pool = ProcessPoolExecutor(workers, mp_context=_pool_context(),
+                                               initializer=_init_worker,
+                                               initargs=(vocab, default_year, keep_mentions))
                 try:
                     fresh = iter(list(pool.map(_extract_in_worker, misses, chunksize=8)))
                 except BrokenProcessPool as exc:
