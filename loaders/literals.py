@@ -1,0 +1,131 @@
+"""Leaving out of a scan the patterns, and the alternatives of an alternation, that cannot match
+a text because it lacks a word every match of them contains.
+
+The grammar scans each document with many patterns (29 period phrases, the venues of
+NOT_SUBJECT_PLACE …), and most of them match nowhere in a given bulletin: 一季报, 截至…年底,
+…举行. `str.__contains__` tells that at C speed before the regex engine walks the text. Every
+match of `(?P<year>(?:19|20)\\d\\d)年上半年` contains 上半年; every match of
+`在…(?:举行|召开|…)|…距…|…下达` contains 在, 距 or 下达: a text with none of them has no match,
+and an alternation's alternatives that cannot match leave its other matches as they were
+(leftmost first, the earlier alternative first, as before).
+"""
+from __future__ import annotations
+
+import re
+from re import _constants as C  # type: ignore[attr-defined]
+from re import _parser as P     # type: ignore[attr-defined]
+from typing import Iterator
+
+_REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT)
+
+
+def _score(words: frozenset[str]) -> tuple[int, int]:
+    return min(len(w) for w in words), -len(words)   # long words, few of them: rarely all absent
+
+
+def _needed(items: P.SubPattern | list) -> frozenset[str] | None:
+    best: frozenset[str] | None = None
+
+    def consider(words: frozenset[str] | None) -> None:
+        nonlocal best
+        if words and all(words) and (best is None or _score(words) > _score(best)):
+            best = words
+
+    run: list[str] = []
+    for op, av in items:
+        if op is C.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            consider(frozenset({"".join(run)}))
+            run = []
+        if op is C.SUBPATTERN:
+            if not av[1] & re.IGNORECASE:
+                consider(_needed(av[-1]))
+        elif op is C.BRANCH:
+            each = [_needed(alt) for alt in av[1]]
+            if all(each):
+                consider(frozenset().union(*each))   # type: ignore[arg-type]
+        elif op in _REPEATS and av[0] >= 1:
+            consider(_needed(av[2]))
+        # classes, lookarounds, optional parts: no word they must contain
+    if run:
+        consider(frozenset({"".join(run)}))
+    return best
+
+
+def needed_words(pattern: str) -> frozenset[str] | None:
+    """Words of which every match of `pattern` contains one, or None when there are none."""
+    try:
+        parsed = P.parse(pattern)
+    except re.error:
+        return None
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    return _needed(parsed)
+
+
+def can_match(words: frozenset[str] | None, text: str) -> bool:
+    return words is None or any(w in text for w in words)
+
+
+def top_alternatives(pattern: str) -> list[str]:
+    """`pattern` split at its top-level `|` (one part when it is not an alternation)."""
+    parts: list[str] = []
+    depth, start, i, in_class = 0, 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            j = i + 1 + (pattern.startswith("^", i + 1))
+            if pattern.startswith("]", j):   # []…] and [^]…]: the first ] is a member
+                i = j
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+class PrunedAlternation:
+    """`compiled.finditer`, scanning only with the alternatives the text can match. Patterns it
+    cannot take apart safely (capture groups, whose numbers would shift; flags) are scanned whole."""
+
+    def __init__(self, compiled: re.Pattern[str]) -> None:
+        self.compiled = compiled
+        parts = top_alternatives(compiled.pattern)
+        simple = compiled.groups == 0 and compiled.flags == re.UNICODE and len(parts) > 1
+        if simple:
+            top = P.parse(compiled.pattern)
+            simple = len(top) == 1 and top[0][0] is C.BRANCH and len(top[0][1][1]) == len(parts)
+        self.parts = parts if simple else [compiled.pattern]
+        self.needs = [needed_words(p) for p in self.parts] if simple else [None]
+        self._variants: dict[tuple[int, ...], re.Pattern[str] | None] = {}
+
+    def for_text(self, text: str) -> re.Pattern[str] | None:
+        """The pattern of the alternatives `text` can match (None: no alternative can)."""
+        if len(self.parts) == 1:
+            return self.compiled if can_match(self.needs[0], text) else None
+        kept = tuple(i for i, words in enumerate(self.needs) if can_match(words, text))
+        found = self._variants.get(kept, self)
+        if found is self:
+            found = self._variants[kept] = (
+                self.compiled if len(kept) == len(self.parts) else
+                re.compile("|".join(self.parts[i] for i in kept)) if kept else None)
+        return found   # type: ignore[return-value]
+
+    def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
+        pattern = self.for_text(text)
+        if pattern is None:
+            return iter(())
+        return pattern.finditer(text, pos, len(text) if endpos is None else endpos)
