@@ -14,7 +14,9 @@ from __future__ import annotations
 import re
 from re import _constants as C  # type: ignore[attr-defined]
 from re import _parser as P     # type: ignore[attr-defined]
-from typing import Iterator
+from typing import Iterable, Iterator
+
+import ahocorasick_rs
 
 _REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT)
 
@@ -69,6 +71,22 @@ def can_match(words: frozenset[str] | None, text: str) -> bool:
     return words is None or any(w in text for w in words)
 
 
+class WordsPresent:
+    """Which of many patterns' needed words a text contains, in one automaton pass (asking
+    `w in text` word by word cost as much as the scans it saved)."""
+
+    def __init__(self, needs: Iterable[frozenset[str] | None]) -> None:
+        self.words = sorted(set().union(*(n for n in needs if n)))
+        self._automaton = ahocorasick_rs.AhoCorasick(self.words, matchkind=ahocorasick_rs.MatchKind.Standard) \
+            if self.words else None
+
+    def present(self, text: str) -> frozenset[str]:
+        if self._automaton is None:
+            return frozenset()
+        words = self.words
+        return frozenset(words[i] for i, _, _ in self._automaton.find_matches_as_indexes(text, overlapping=True))
+
+
 def top_alternatives(pattern: str) -> list[str]:
     """`pattern` split at its top-level `|` (one part when it is not an alternation)."""
     parts: list[str] = []
@@ -110,13 +128,15 @@ class PrunedAlternation:
             simple = len(top) == 1 and top[0][0] is C.BRANCH and len(top[0][1][1]) == len(parts)
         self.parts = parts if simple else [compiled.pattern]
         self.needs = [needed_words(p) for p in self.parts] if simple else [None]
+        self._present = WordsPresent(self.needs)
         self._variants: dict[tuple[int, ...], re.Pattern[str] | None] = {}
 
     def for_text(self, text: str) -> re.Pattern[str] | None:
         """The pattern of the alternatives `text` can match (None: no alternative can)."""
+        present = self._present.present(text)
         if len(self.parts) == 1:
-            return self.compiled if can_match(self.needs[0], text) else None
-        kept = tuple(i for i, words in enumerate(self.needs) if can_match(words, text))
+            return self.compiled if self.needs[0] is None or not self.needs[0].isdisjoint(present) else None
+        kept = tuple(i for i, words in enumerate(self.needs) if words is None or not words.isdisjoint(present))
         found = self._variants.get(kept, self)
         if found is self:
             found = self._variants[kept] = (

@@ -9,7 +9,7 @@ import re
 from typing import NamedTuple
 
 from .documents import Document, normalise_term
-from .literals import can_match, needed_words
+from .literals import WordsPresent, needed_words
 from .matching import clause_end
 from .numbers import Quantity
 from .vocabulary import Vocabulary
@@ -43,15 +43,17 @@ class PeriodReader:
         self.vocab = vocab
         # the words each phrase's matches contain: a text without them is not scanned for it
         self._needs = [needed_words(p.pattern.pattern) for p in vocab.periods]
+        self._present = WordsPresent(self._needs)
 
 
     def find(self, t: str, body: int, doc: Document) -> list[tuple[int, int, Period, int]]:
         found: list[tuple[int, int, Period, int]] = []
         short = len(t) - body < 80   # a title: most phrases cannot start anywhere in it
+        present = self._present.present(t)
         for phrase, needs in zip(self.vocab.periods, self._needs):
             if short and phrase.starts is not None and phrase.starts.search(t, body) is None:
                 continue
-            if not can_match(needs, t):
+            if needs is not None and needs.isdisjoint(present):
                 continue
             for m in phrase.pattern.finditer(t, body):
                 groups = {k: v for k, v in m.groupdict().items() if v}

@@ -58,3 +58,14 @@ def test_period_phrases_are_found_as_before_on_the_bundled_bulletins():
             if phrase.pattern.search(text):
                 assert can_match(words, text), phrase.pattern.pattern
     assert sum(needed_words(p.pattern.pattern) is not None for p in vocab.periods) >= len(vocab.periods) - 2
+
+
+def test_words_present_in_one_pass_are_the_words_the_text_contains():
+    from loaders.literals import WordsPresent
+
+    needs = [needed_words(p.pattern.pattern) for p in load_vocabulary().periods]
+    present = WordsPresent(needs)
+    for text in TEXTS:
+        found = present.present(text)
+        assert found == {w for w in present.words if w in text}
+        assert [n is None or not n.isdisjoint(found) for n in needs] == [can_match(n, text) for n in needs]
