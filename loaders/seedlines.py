@@ -75,18 +75,18 @@ def _format_rows(mentions: Sequence[object]) -> str | None:
     cost more than the extraction itself. None when a float's shortest form has an exponent
     (polars and Python spell those differently)."""
     out: list[str] = []
+    floats = _FLOAT_AT
     for m in sorted(mentions, key=_SEQ):
         values = _ROW(m)
-        cells: list[str] = []
-        for i, v in enumerate(values):
-            if type(v) is str and v and _NEEDS_QUOTES.search(v) is None:
-                cells.append(v)   # most cells: a plain string
-                continue
-            cell = _cell(v, i in _FLOAT_AT)
-            if cell is None:
-                return None
-            cells.append(cell)
-        out.append(",".join(cells))
+        # a non-empty string is its own cell unless it needs quoting, which one search of the
+        # joined line tells for all of them (numbers and dates never need it)
+        cells = [v if type(v) is str and v else _cell(v, i in floats) for i, v in enumerate(values)]
+        if None in cells:
+            return None
+        line = ",".join(cells)   # type: ignore[arg-type]
+        if _NEEDS_QUOTES.search(line) is not None:
+            line = ",".join(_cell(v, i in floats) for i, v in enumerate(values))   # type: ignore[misc]
+        out.append(line)
     out.append("")
     return "\n".join(out)
 
