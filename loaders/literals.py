@@ -18,6 +18,8 @@ from typing import Iterable, Iterator
 
 import ahocorasick_rs
 
+from .fastregex import compile_fast
+
 _REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT)
 
 
@@ -25,46 +27,60 @@ def _score(words: frozenset[str]) -> tuple[int, int]:
     return min(len(w) for w in words), -len(words)   # long words, few of them: rarely all absent
 
 
-def _needed(items: P.SubPattern | list) -> frozenset[str] | None:
-    best: frozenset[str] | None = None
+def _best(sets: list[frozenset[str]]) -> frozenset[str] | None:
+    return max(sets, key=_score) if sets else None
 
-    def consider(words: frozenset[str] | None) -> None:
-        nonlocal best
-        if words and all(words) and (best is None or _score(words) > _score(best)):
-            best = words
 
+def _needed(items: P.SubPattern | list) -> list[frozenset[str]]:
+    """Sets of words such that every match of `items` contains a word of each set."""
+    out: list[frozenset[str]] = []
     run: list[str] = []
     for op, av in items:
         if op is C.LITERAL:
             run.append(chr(av))
             continue
         if run:
-            consider(frozenset({"".join(run)}))
+            out.append(frozenset({"".join(run)}))
             run = []
         if op is C.SUBPATTERN:
             if not av[1] & re.IGNORECASE:
-                consider(_needed(av[-1]))
+                out.extend(_needed(av[-1]))
         elif op is C.BRANCH:
-            each = [_needed(alt) for alt in av[1]]
+            each = [_best(_needed(alt)) for alt in av[1]]
             if all(each):
-                consider(frozenset().union(*each))   # type: ignore[arg-type]
+                out.append(frozenset().union(*each))   # type: ignore[arg-type]
         elif op in _REPEATS and av[0] >= 1:
-            consider(_needed(av[2]))
+            out.extend(_needed(av[2]))
+        elif op is C.IN and av and all(o is C.LITERAL for o, _ in av):
+            out.append(frozenset(chr(a) for _, a in av))   # (?:电|讯), parsed as a class [电讯]
         # classes, lookarounds, optional parts: no word they must contain
     if run:
-        consider(frozenset({"".join(run)}))
-    return best
+        out.append(frozenset({"".join(run)}))
+    return [w for w in out if w and all(w)]
+
+
+def needed_sets(pattern: str) -> tuple[frozenset[str], ...]:
+    """Sets of words such that every match of `pattern` contains a word of each (none: no test)."""
+    try:
+        parsed = P.parse(pattern)
+    except re.error:
+        return ()
+    if parsed.state.flags & re.IGNORECASE:
+        return ()
+    return tuple(dict.fromkeys(_needed(parsed)))
 
 
 def needed_words(pattern: str) -> frozenset[str] | None:
     """Words of which every match of `pattern` contains one, or None when there are none."""
-    try:
-        parsed = P.parse(pattern)
-    except re.error:
-        return None
-    if parsed.state.flags & re.IGNORECASE:
-        return None
-    return _needed(parsed)
+    return _best(list(needed_sets(pattern)))
+
+
+def can_match_all(sets: tuple[frozenset[str], ...], present: frozenset[str]) -> bool:
+    """Whether a text whose words (of those `WordsPresent` looks for) are `present` may match."""
+    for words in sets:
+        if words.isdisjoint(present):
+            return False
+    return True
 
 
 def can_match(words: frozenset[str] | None, text: str) -> bool:
@@ -75,8 +91,12 @@ class WordsPresent:
     """Which of many patterns' needed words a text contains, in one automaton pass (asking
     `w in text` word by word cost as much as the scans it saved)."""
 
-    def __init__(self, needs: Iterable[frozenset[str] | None]) -> None:
-        self.words = sorted(set().union(*(n for n in needs if n)))
+    def __init__(self, needs: Iterable[frozenset[str] | None | tuple[frozenset[str], ...]]) -> None:
+        words: set[str] = set()
+        for n in needs:
+            for one in (n if isinstance(n, tuple) else (n,) if n else ()):
+                words |= one
+        self.words = sorted(words)
         self._automaton = ahocorasick_rs.AhoCorasick(self.words, matchkind=ahocorasick_rs.MatchKind.Standard) \
             if self.words else None
 
@@ -127,7 +147,7 @@ class PrunedAlternation:
             top = P.parse(compiled.pattern)
             simple = len(top) == 1 and top[0][0] is C.BRANCH and len(top[0][1][1]) == len(parts)
         self.parts = parts if simple else [compiled.pattern]
-        self.needs = [needed_words(p) for p in self.parts] if simple else [None]
+        self.needs = [needed_sets(p) for p in self.parts] if simple else [()]
         self._present = WordsPresent(self.needs)
         self._variants: dict[tuple[int, ...], re.Pattern[str] | None] = {}
 
@@ -135,13 +155,13 @@ class PrunedAlternation:
         """The pattern of the alternatives `text` can match (None: no alternative can)."""
         present = self._present.present(text)
         if len(self.parts) == 1:
-            return self.compiled if self.needs[0] is None or not self.needs[0].isdisjoint(present) else None
-        kept = tuple(i for i, words in enumerate(self.needs) if words is None or not words.isdisjoint(present))
+            return self.compiled if can_match_all(self.needs[0], present) else None
+        kept = tuple(i for i, sets in enumerate(self.needs) if can_match_all(sets, present))
         found = self._variants.get(kept, self)
         if found is self:
             found = self._variants[kept] = (
                 self.compiled if len(kept) == len(self.parts) else
-                re.compile("|".join(self.parts[i] for i in kept)) if kept else None)
+                compile_fast("|".join(self.parts[i] for i in kept)) if kept else None)
         return found   # type: ignore[return-value]
 
     def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:

@@ -9,7 +9,7 @@ import re
 from typing import NamedTuple
 
 from .documents import Document, normalise_term
-from .literals import WordsPresent, needed_words
+from .literals import WordsPresent, can_match_all, needed_sets
 from .matching import clause_end
 from .numbers import Quantity
 from .vocabulary import Vocabulary
@@ -42,7 +42,7 @@ class PeriodReader:
     def __init__(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
         # the words each phrase's matches contain: a text without them is not scanned for it
-        self._needs = [needed_words(p.pattern.pattern) for p in vocab.periods]
+        self._needs = [needed_sets(p.pattern.pattern) for p in vocab.periods]
         self._present = WordsPresent(self._needs)
 
 
@@ -53,7 +53,7 @@ class PeriodReader:
         for phrase, needs in zip(self.vocab.periods, self._needs):
             if short and phrase.starts is not None and phrase.starts.search(t, body) is None:
                 continue
-            if needs is not None and needs.isdisjoint(present):
+            if not can_match_all(needs, present):
                 continue
             for m in phrase.pattern.finditer(t, body):
                 groups = {k: v for k, v in m.groupdict().items() if v}

@@ -36,6 +36,20 @@ def test_needed_words(pattern, expected):
             assert can_match(needed_words(pattern), text)
 
 
+def test_needed_sets_are_all_a_match_must_contain():
+    from loaders.literals import can_match_all, needed_sets
+
+    assert needed_sets(r"(?:网|社)[\u4e00-\u9fff]{2}\d月\d日\s*(?:电|讯)") == (
+        frozenset({"网", "社"}), frozenset({"月"}), frozenset({"日"}), frozenset({"电", "讯"}))
+    assert needed_sets(r"[^电]+") == () and needed_sets(r"(?i)ab") == ()
+    for pattern in (NOT_SUBJECT_PLACE.pattern, DENOMINATOR.pattern):
+        for part in top_alternatives(pattern):
+            sets = needed_sets(part)
+            for text in TEXTS:
+                if re.search(part, text):
+                    assert can_match_all(sets, frozenset(w for s in sets for w in s if w in text)), part
+
+
 def test_top_alternatives():
     assert top_alternatives(r"a|b(c|d)|[|]|\||[]|]") == ["a", "b(c|d)", "[|]", r"\|", "[]|]"]
     assert top_alternatives("abc") == ["abc"]
