@@ -278,6 +278,8 @@ _RUBY = re.compile(r"(?<=[\u3400-\u4dbf\u4e00-\u9fff])\((?=[a-zü]*[āáǎàēé
 
 
 def _drop_ruby(view: str, origin: list[int], body_start: int) -> tuple[str, list[int]]:
+    if "(" not in view:   # every reading is in brackets; the pattern itself cannot skip ahead
+        return view, origin
     spans = [m.span() for m in _RUBY.finditer(view)]
     if not spans:
         return view, origin

@@ -165,7 +165,7 @@ class QuantityFinder:
         end = m.end()
         if unit is not None and unit.unit == "count":
             after_text = text[end: end + 6].lstrip("多余")
-            if any(after_text.startswith(w) for w in self.non_stat_words):
+            if after_text.startswith(self.non_stat_words):
                 return None  # 5个多小时: a duration, not a count
         if text.startswith("级", end) or (after == "以上" and end < len(text)
                                          and ("\u4e00" <= text[end] <= "\u9fff")):
