@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import ahocorasick_rs
 
@@ -53,8 +54,7 @@ class Alias:
         return (self.valid_from is None or self.valid_from <= on) and (self.valid_to is None or on < self.valid_to)
 
 
-@dataclass(frozen=True)
-class RegionHit:
+class RegionHit(NamedTuple):   # a tuple: made for every place named in every bulletin
     start: int
     end: int
     raw: str
@@ -204,6 +204,9 @@ class RegionMatcher:
         for term, marker in (extra or {}).items():
             words[term] = (len(term), term, (), marker)
         self._values = list(words.values())
+        # per term: whether any / every one of its places needs what follows it to be a place
+        self._any_context = [any(r.needs_context for r in v[2]) for v in self._values]
+        self._all_context = [all(r.needs_context for r in v[2]) for v in self._values]
         self.has_terms = bool(words)
         # every occurrence of every term (overlapping): find() chooses among them. ahocorasick_rs
         # rather than pyahocorasick, whose trie nodes are searched child by child: a root with
@@ -229,21 +232,26 @@ class RegionMatcher:
         assert self.automaton is not None
         values = self._values
         window = text[start:end] if start or end != len(text) else text
-        candidates = sorted(((start + a, -n, raw, rows, marker)
+        candidates = sorted(((start + a, -n, raw, rows, marker, i)
                              for i, a, _ in self.automaton.find_matches_as_indexes(window, overlapping=True)
                              for n, raw, rows, marker in (values[i],)),
                             key=lambda c: (c[0], c[1]))
         out: list[RegionHit] = []
         last = start
         word_end = start   # the end of a word a needs_context alias turned out to be (三江 in 三江源)
-        for s, neg, raw, rows, marker in candidates:
-            if s < last or (s < word_end and all(r.needs_context for r in rows)):
+        any_context, all_context = self._any_context, self._all_context
+        seen: dict[tuple[int, bool], tuple[str, ...]] = {}   # a name named again: the same places
+        for s, neg, raw, rows, marker, i in candidates:
+            if s < last or (s < word_end and all_context[i]):
                 continue
             if marker:
                 out.append(RegionHit(s, s - neg, raw, (marker,)))
                 last = s - neg
                 continue
-            codes = self._codes(rows, on, lambda: self._followed_as_place(text, s - neg, end))
+            ok = self._followed_as_place(text, s - neg, end) if any_context[i] else True
+            codes = seen.get((i, ok))
+            if codes is None:
+                codes = seen[i, ok] = self._codes(rows, on, lambda: ok)
             if codes:
                 out.append(RegionHit(s, s - neg, raw, codes))
                 last = s - neg
