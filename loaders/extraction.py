@@ -85,6 +85,11 @@ class Mention:
         # every field is a str, number, date or None: asdict's deep copy buys nothing
         return {name: getattr(self, name) for name in self.__slots__}
 
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        # pool workers send back thousands: the fields as a tuple pickle twice as fast as the
+        # slots' state
+        return Mention, tuple(getattr(self, name) for name in self.__slots__)
+
 
 class Extractor:
     def __init__(self, vocab: Vocabulary, default_home: str = "") -> None:

@@ -38,3 +38,17 @@ def test_remembered_lineages_are_the_walked_ones():
         assert vocab.lineage(code) == walked == vocab.lineage(code)
         assert vocab.province_of(code) == next((x for x in walked if vocab.level_class(x) == "province"), "")
     assert vocab.lineage("no-such-code") == [] and vocab.province_of("no-such-code") == ""
+
+
+def test_a_mention_comes_back_from_a_pool_worker_as_it_was_sent():
+    import copy
+    import pickle
+    from pathlib import Path
+
+    from loaders.corpus import extract_corpus
+
+    bulletins = Path(__file__).resolve().parent.parent / "data" / "bulletins"
+    mentions = extract_corpus([bulletins], load_vocabulary()).mentions
+    assert len(mentions) > 100
+    assert pickle.loads(pickle.dumps(mentions, protocol=pickle.HIGHEST_PROTOCOL)) == mentions
+    assert [copy.copy(m) for m in mentions] == mentions
