@@ -110,6 +110,10 @@ class QuantityFinder:
                 continue
             run: list[re.Match[str]] = []
             pos = q.num_start
+            before = text[max(0, pos - 16):pos].rstrip()   # the window BARE_ITEM is searched in
+            if not before or before[-1] not in "、和及与":
+                out.append(q)   # most figures: no list joiner right before (BARE_ITEM ends with one)
+                continue
             while (m := BARE_ITEM.search(text, max(0, pos - 16), pos)) is not None and m.end() == pos:
                 run.append(m)
                 pos = m.start()
