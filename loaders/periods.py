@@ -4,6 +4,7 @@ bulletin's own period (its title's or its lead's), an event's month, and the yea
 named without one is in."""
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 from typing import NamedTuple
@@ -76,12 +77,7 @@ class PeriodReader:
                               phrase.priority))
         # where phrases overlap keep the higher priority (2023年1—8月 over 1—8月 over 2023年)
         found.sort(key=lambda f: (f[0], -f[3]))
-        kept: list[tuple[int, int, Period, int]] = []
-        for f in sorted(found, key=lambda f: (-f[3], f[0])):
-            if not any(f[0] < k[1] and k[0] < f[1] for k in kept):
-                kept.append(f)
-        kept.sort(key=lambda f: f[0])
-        return kept
+        return without_overlaps(found)
 
     @staticmethod
     def subject_periods(t: str, hits: list[tuple[int, int, Period, int]], masked: list[bool],
@@ -168,6 +164,30 @@ class PeriodReader:
             if named:
                 return Period(named[-1].year, chosen.end_month, chosen.kind, chosen.start, True)
         return chosen
+
+
+def without_overlaps(found: list[tuple[int, int, Period, int]]) -> list[tuple[int, int, Period, int]]:
+    """The phrases kept, by start, taking them by priority (then start) and leaving out each one
+    that overlaps a phrase already kept."""
+    kept: list[tuple[int, int, Period, int]] = []
+    if any(f[0] >= f[1] for f in found):
+        for f in sorted(found, key=lambda f: (-f[3], f[0])):
+            if not any(f[0] < k[1] and k[0] < f[1] for k in kept):
+                kept.append(f)
+    else:
+        # the kept spans are apart and in order, so only the last one starting before a phrase's
+        # end can overlap it: a bisection, not a look at every kept phrase
+        starts: list[int] = []
+        ends: list[int] = []
+        for f in sorted(found, key=lambda f: (-f[3], f[0])):
+            i = bisect.bisect_left(starts, f[1])
+            if i and ends[i - 1] > f[0]:
+                continue
+            starts.insert(i, f[0])
+            ends.insert(i, f[1])
+            kept.append(f)
+    kept.sort(key=lambda f: f[0])
+    return kept
 
 
 def month_number(s: str | None) -> int | None:

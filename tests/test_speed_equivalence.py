@@ -52,3 +52,26 @@ def test_a_mention_comes_back_from_a_pool_worker_as_it_was_sent():
     assert len(mentions) > 100
     assert pickle.loads(pickle.dumps(mentions, protocol=pickle.HIGHEST_PROTOCOL)) == mentions
     assert [copy.copy(m) for m in mentions] == mentions
+
+
+def test_overlapping_period_phrases_are_left_out_as_a_look_at_every_kept_one_would():
+    import random
+
+    from loaders.periods import Period, without_overlaps
+
+    def plain(found):
+        kept = []
+        for f in sorted(found, key=lambda f: (-f[3], f[0])):
+            if not any(f[0] < k[1] and k[0] < f[1] for k in kept):
+                kept.append(f)
+        return sorted(kept, key=lambda f: f[0])
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        found = []
+        for _ in range(rng.randint(0, 25)):
+            a = rng.randint(0, 60)
+            found.append((a, a + rng.randint(0 if rng.random() < 0.05 else 1, 9), Period(2023, 6, "ytd"),
+                          rng.choice((5, 10, 20, 30))))
+        found.sort(key=lambda f: (f[0], -f[3]))
+        assert without_overlaps(found) == plain(found)
