@@ -65,6 +65,7 @@ class Extracted:
     csv: bytes = b""
     rejected: dict[str, object] | None = None
     text: str | None = None   # the decoded text (seeds/document_texts.csv); None for a cache hit
+    #                           and for extract_corpus, which keeps no texts
     # the Mention objects `csv` was written from, when extracted in this process for a caller
     # that keeps them (extract_corpus); None otherwise
     mentions: list[Mention] | None = None
@@ -91,7 +92,10 @@ class _DocumentExtractor:
             return Extracted(path, rejected={"path": exc.path, "line": exc.line, "reason": exc.reason})
         self.extractor = self.extractor or Extractor(self.vocab)
         mentions = self.extractor.extract(doc)
-        return Extracted(path, document_row(doc, len(mentions)), mentions_csv(mentions), text=doc.text,
+        # extract_corpus (keep_mentions) keeps the mentions and no text: a pool worker need not
+        # send the text back
+        return Extracted(path, document_row(doc, len(mentions)), mentions_csv(mentions),
+                         text=None if self.keep_mentions else doc.text,
                          mentions=_as_read_back(mentions) if self.keep_mentions else None)
 
 
