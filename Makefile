@@ -42,9 +42,11 @@ score: setup
 	    done; \
 	done
 
-# Benchmarks (issue: performance): corpora generated under /tmp/tongbi-bench, one table printed,
-# runs/bench-results.json written; BENCH_ARGS e.g. --sizes 1000,10000,100000 --e2e 1000.
-# The default times tongbi run at 10k: a full build against one document added (incremental).
+# Benchmarks (issue: performance): tongbi extract against jionlp as whole processes on 2,000 real
+# bulletins ($(SHARED)/corpus/dev repeated; one process and all cores each), then corpora generated
+# under /tmp/tongbi-bench, tables printed, runs/bench-results.json written; BENCH_ARGS e.g.
+# --sizes 1000,10000,100000 --e2e 1000, or --sizes "" --e2e "" for the real-bulletin comparison only.
+# The default also times tongbi run at 10k: a full build against one document added (incremental).
 # jionlp (the peer) lives in its own venv, bench/.venv: the `bench` extra, kept out of .venv.
 BENCH_ARGS ?= --sizes 1000,10000 --e2e 10000
 bench/.venv/.installed: pyproject.toml
@@ -53,7 +55,7 @@ bench/.venv/.installed: pyproject.toml
 	touch $@
 
 bench: setup bench/.venv/.installed
-	$(BIN)/python -m bench.run --jionlp bench/.venv/bin/python $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --jionlp bench/.venv/bin/python --shared $(SHARED) $(BENCH_ARGS)
 
 # The national gazetteer (seeds/regions.csv, region_aliases.csv, region_groupings.csv) regenerated
 # from jionlp's GB/T 2260 data and scripts/gazetteer/*.csv; jionlp lives in scripts/.venv only.

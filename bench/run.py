@@ -1,9 +1,13 @@
 """`make bench`: generate the corpora, measure, print one table, write runs/bench-results.json.
 
     python -m bench.run [--sizes 1000,10000] [--corpora DIR] [--jionlp PYTHON] [--e2e 1000,10000] [--no-extraction]
+                        [--real-docs 2000] [--shared ../shared]
 
 Every measurement runs in its own interpreter so that its peak RSS is its own. Corpora are
 generated once per (size, seed) under --corpora (default /tmp/tongbi-bench) and reused.
+First, `tongbi extract` and jionlp's `extract_money` as whole processes over --real-docs real
+bulletins (../shared's dev corpus repeated; bench/whole_process.py), one process each and all
+cores each, medians of 3 taken in turns: the ratio issue 17 sets its target on.
 `--e2e 1000,10000` also times `tongbi run` end to end on each size (corpora g<N>): a full run
 into a new warehouse, one new document added (twice: incremental builds), and a run with nothing
 changed, in a detached git worktree so that the shared tree's seeds/ and target/ are not touched.
@@ -19,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import whole_process
 from .generate import generate
 from .tree_rss import run_measured
 
@@ -184,15 +189,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--e2e", default="", help="corpus sizes for `tongbi run` end to end, e.g. 1000,10000 (empty: skip)")
     ap.add_argument("--no-extraction", action="store_true", help="only the end-to-end runs")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-results.json")
+    ap.add_argument("--real-docs", type=int, default=2000,
+                    help="real bulletins for the whole-process comparison with jionlp (0: skip)")
+    ap.add_argument("--shared", type=Path, default=whole_process.DEFAULT_SHARED,
+                    help="the shared folder whose corpus/dev is repeated (default ../shared)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each whole-process case (median)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     rows: list[dict[str, object]] = []
+    whole: dict[str, object] | None = None
+    dev = args.shared / "corpus" / "dev"
+    if args.real_docs and not args.no_extraction:
+        if dev.is_dir():
+            real = whole_process.real_corpus(dev, args.real_docs, args.corpora)
+            whole = whole_process.run(real, args.jionlp, args.repeat, args.corpora)
+            print(whole_process.report(whole), file=sys.stderr)
+        else:
+            print(f"no {dev}: the whole-process comparison on real bulletins is skipped", file=sys.stderr)
     for n in [] if args.no_extraction else sizes:
         t0 = time.perf_counter()
         corpus = generate(args.corpora / f"g{n}", n)
         print(f"corpus of {n} documents ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
         rows += extraction(corpus, args.jionlp)
-    result: dict[str, object] = {"cpu_count": os.cpu_count(), "rows": rows}
+    result: dict[str, object] = {"cpu_count": os.cpu_count(), "rows": rows, "whole_process": whole}
     if args.e2e:
         result["e2e"] = []
         for n in (int(x) for x in args.e2e.split(",") if x):
@@ -200,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             result["e2e"].append(e2e(corpus, args.corpora / "e2e-g", n))
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    if whole:
+        print(whole_process.report(whole))
     if rows:
         print(table(rows))
     # targets

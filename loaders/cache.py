@@ -32,7 +32,7 @@ from .seeds import LOADER_SEEDS
 from .vocabulary import GRAMMAR_DIR, PROJECT_ROOT, SEEDS_DIR
 
 LOADERS = Path(__file__).resolve().parent
-EXTRACTION_PACKAGES = ("opencc", "cn2an", "PyYAML", "charset-normalizer", "trafilatura", "pypdf", "pyahocorasick")
+EXTRACTION_PACKAGES = ("opencc", "cn2an", "PyYAML", "charset-normalizer", "trafilatura", "pypdf", "ahocorasick-rs")
 CACHE_FORMAT = "2"   # 2: one file per document: its row as JSON, then its raw_metrics seed lines
 
 

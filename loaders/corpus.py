@@ -65,6 +65,7 @@ class Extracted:
     csv: bytes = b""
     rejected: dict[str, object] | None = None
     text: str | None = None   # the decoded text (seeds/document_texts.csv); None for a cache hit
+    #                           and for extract_corpus, which keeps no texts
     # the Mention objects `csv` was written from, when extracted in this process for a caller
     # that keeps them (extract_corpus); None otherwise
     mentions: list[Mention] | None = None
@@ -81,7 +82,7 @@ class _DocumentExtractor:
         self.extractor: Extractor | None = None   # built on the first readable document
 
     def __call__(self, path: Path) -> Extracted:
-        from .seeds import mentions_csv
+        from .seedlines import mentions_csv
 
         try:
             if not path.exists():
@@ -91,7 +92,10 @@ class _DocumentExtractor:
             return Extracted(path, rejected={"path": exc.path, "line": exc.line, "reason": exc.reason})
         self.extractor = self.extractor or Extractor(self.vocab)
         mentions = self.extractor.extract(doc)
-        return Extracted(path, document_row(doc, len(mentions)), mentions_csv(mentions), text=doc.text,
+        # extract_corpus (keep_mentions) keeps the mentions and no text: a pool worker need not
+        # send the text back
+        return Extracted(path, document_row(doc, len(mentions)), mentions_csv(mentions),
+                         text=None if self.keep_mentions else doc.text,
                          mentions=_as_read_back(mentions) if self.keep_mentions else None)
 
 
@@ -108,9 +112,9 @@ def _as_read_back(mentions: list[Mention]) -> list[Mention]:
 _WORKER: _DocumentExtractor | None = None
 
 
-def _init_worker(vocab: Vocabulary, default_year: int | None) -> None:
+def _init_worker(vocab: Vocabulary, default_year: int | None, keep_mentions: bool = False) -> None:
     global _WORKER
-    _WORKER = _DocumentExtractor(vocab, default_year)
+    _WORKER = _DocumentExtractor(vocab, default_year, keep_mentions)
 
 
 def _extract_in_worker(path: Path) -> Extracted:
@@ -131,6 +135,19 @@ def default_workers() -> int:
         return max(1, int(os.environ.get("TONGBI_WORKERS", n)))
     except ValueError:
         return max(1, n)
+
+
+def _pool_context() -> Any:
+    """fork for a process with no other thread (`tongbi extract`: the workers start with the
+    vocabulary already loaded, in milliseconds instead of an import each); spawn otherwise, since
+    a fork of a process whose threads (polars, DuckDB) may hold locks can hang."""
+    try:
+        single = len(os.listdir("/proc/self/task")) == 1
+    except OSError:   # not Linux: no cheap way to know
+        single = False
+    if single and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None = None,
@@ -158,9 +175,9 @@ def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None =
             fresh: Iterator[Extracted] | None = None
             if workers > 1 and len(misses) >= PARALLEL_MIN_MISSES:
                 if pool is None:
-                    # spawn: no fork of a process whose threads (polars, DuckDB) may hold locks
-                    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                               initializer=_init_worker, initargs=(vocab, default_year))
+                    pool = ProcessPoolExecutor(workers, mp_context=_pool_context(),
+                                               initializer=_init_worker,
+                                               initargs=(vocab, default_year, keep_mentions))
                 try:
                     fresh = iter(list(pool.map(_extract_in_worker, misses, chunksize=8)))
                 except BrokenProcessPool as exc:
@@ -198,8 +215,6 @@ def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | Non
     """Every document's mentions in memory (`tongbi extract`, tests): `iter_corpus`, the walk
     `tongbi run` streams, collected, so both commands read, reject and extract alike. One
     process by default: a pool's start-up costs more than a few hundred documents take."""
-    from .seeds import mentions_from_csv
-
     result = CorpusResult()
     for item in iter_corpus(paths, vocab, default_year, progress, cache, workers, keep_mentions=True):
         if item.row is None:
@@ -210,6 +225,8 @@ def extract_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | Non
         if item.mentions is not None:
             result.mentions.extend(item.mentions)
         else:
+            from .seeds import mentions_from_csv   # polars: only for rows that came as seed lines
+
             result.mentions.extend(Mention(**m) for m in mentions_from_csv(item.csv))
     return result
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from .fastregex import compile_fast
+
 MAX_BYTES = 20 * 1024 * 1024
 TEXT_SUFFIXES = (".md", ".txt")
 # web pages and PDF files: their readers are in loaders/formats/
@@ -44,6 +46,9 @@ _BARE_NUMBER = re.compile(r"\s*[-+]?\d+(?:\.\d+)?\s*")   # a table's last cell, 
 _PROSE_MARK = re.compile(r"[，,。；;：:！？!?、]")
 # one `key: value` line of front matter whose value YAML would read as a plain scalar
 _SIMPLE_ENTRY = re.compile(r"([A-Za-z_][\w-]*):[ \t]+([^-?:,\[\]{}#&*!|>'\"%@`\s](?:(?!: | #).)*?)[ \t]*")
+# …a double-quoted value with no escapes or characters YAML treats apart (id: "d002"), or none
+_QUOTED_ENTRY = re.compile(r'([A-Za-z_][\w-]*):[ \t]+"([^"\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]*)"[ \t]*')
+_EMPTY_ENTRY = re.compile(r"([A-Za-z_][\w-]*):[ \t]*")
 
 
 class DocumentError(Exception):
@@ -165,7 +170,10 @@ def _simple_front_matter(block: str) -> dict[str, object] | None:
             continue
         m = _SIMPLE_ENTRY.fullmatch(line)
         if m is None:
-            return None
+            if (q := _QUOTED_ENTRY.fullmatch(line) or _EMPTY_ENTRY.fullmatch(line)) is None:
+                return None
+            meta[q[1]] = q[2] if q.lastindex == 2 else None
+            continue
         key, value = m.groups()
         tags = [tag for tag, regexp in resolvers.get(value[0], ()) if regexp.match(value)]
         if not tags:
@@ -243,7 +251,7 @@ def build_match_view(text: str, body_start: int, converter: ScriptConverter,
         seen = i
         # Rejoin a sentence broken across lines: drop the whole whitespace run when the text
         # before it does not end a sentence and the text after it continues.
-        prev = next((c for c in reversed(tail[-3:]) if c not in " \t"), "")
+        prev = tail[-3:].rstrip(" \t")[-1:]
         nxt = half[j] if j < len(half) else ""
         # …839.6亿元 / 2017年，… is a headline followed by a new statement, not one sentence
         ends_quantity = any(c.isdigit() for c in tail)
@@ -279,10 +287,13 @@ def build_match_view(text: str, body_start: int, converter: ScriptConverter,
 
 # Pages converted by some sites carry each character's reading in brackets after it
 # (增長(zhǎng), 萬(wàn)元): the reading is not text, and it splits cue words from their numbers.
-_RUBY = re.compile(r"(?<=[\u3400-\u4dbf\u4e00-\u9fff])\((?=[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ]{1,7}\)")
+_RUBY = compile_fast(r"(?<=[\u3400-\u4dbf\u4e00-\u9fff])\((?=[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ])[a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜ]{1,7}\)")
+_TONE_MARKED = re.compile("[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ]")   # every reading has one
 
 
 def _drop_ruby(view: str, origin: list[int], body_start: int) -> tuple[str, list[int]]:
+    if "(" not in view or _TONE_MARKED.search(view) is None:   # a reading: in brackets, tone-marked
+        return view, origin
     spans = [m.span() for m in _RUBY.finditer(view)]
     if not spans:
         return view, origin
@@ -343,7 +354,7 @@ def infer_reference_date(body: str) -> tuple[int | None, int | None]:
 # A unit or a percent sign with no number before it: how a spam copy of a bulletin looks once
 # its digits were stripped (增长%，资金亿元); 亿元以上项目 is a size class, and a table's column
 # unit (比上年增长（%）, 单位：万吨) names a unit, not a lost figure.
-_STRIPPED = re.compile(r"(?<![\dA-Za-z/=%十百千万两一二三四五六七八九零〇.多余几数\s(（:：])(?:%|亿元|万元|万吨|万人次|个百分点)"
+_STRIPPED = compile_fast(r"(?<![\dA-Za-z/=%十百千万两一二三四五六七八九零〇.多余几数\s(（:：])(?:%|亿元|万元|万吨|万人次|个百分点)"
                        r"(?!以上|以下|级|规模)")
 _INTACT = re.compile(r"[\d十百千万两一二三四五六七八九]\s*(?:%|亿元|万元|万吨|万人次|个百分点)")
 

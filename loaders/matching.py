@@ -8,6 +8,8 @@ import functools
 import re
 from typing import NamedTuple
 
+import ahocorasick_rs
+
 from .documents import normalise_term
 
 CLAUSE_SEP = re.compile(r"[，,；;]|:(?!\d)|(?<!\d):")
@@ -29,13 +31,25 @@ class TermMatcher:
     def __init__(self, terms: dict[str, str]) -> None:
         self.terms = {normalise_term(k): v for k, v in terms.items()}
         alts = sorted(self.terms, key=len, reverse=True)
+        # the alternation, longest first, is leftmost-longest: `pattern.match` at a position
         self.pattern = re.compile("|".join(re.escape(a) for a in alts)) if alts else None
+        # the same matches found by an automaton, in one pass instead of trying every term at
+        # every position
+        self._words = list(self.terms)
+        self._codes = [self.terms[w] for w in self._words]
+        self._automaton = ahocorasick_rs.AhoCorasick(self._words, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest) \
+            if alts and "" not in self.terms else None
 
     def find(self, text: str, start: int, end: int, on: dt.date | None = None) -> list[Hit]:
         if self.pattern is None:
             return []
-        return [Hit(m.start(), m.end(), self.terms[m.group()], m.group())
-                for m in self.pattern.finditer(text, start, end)]
+        if self._automaton is None:
+            return [Hit(m.start(), m.end(), self.terms[m.group()], m.group())
+                    for m in self.pattern.finditer(text, start, end)]
+        window = text[start:end] if start or end != len(text) else text
+        words, codes = self._words, self._codes
+        return [Hit(start + a, start + b, codes[i], words[i])
+                for i, a, b in self._automaton.find_matches_as_indexes(window)]
 
 
 def with_headings(t: str, paragraphs: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-import cn2an
-
+from .cnnumerals import plain_cn_integer
 from .fastregex import compile_fast
 from .vocabulary import Vocabulary
 
@@ -39,10 +38,16 @@ def parse_cn_number(s: str) -> float | None:
         s = "一" + s  # 千万千瓦, 万亩: a bare place value counts one of it
     whole, _, frac = s.partition("点")
     digits = "零一二三四五六七八九"
-    try:
-        value = float(cn2an.cn2an(whole, "smart"))
-    except (ValueError, KeyError, TypeError):
-        return None
+    plain = plain_cn_integer(whole)
+    if plain is not None:
+        value = float(plain)
+    else:
+        import cn2an   # the irregular forms only: its import is slow
+
+        try:
+            value = float(cn2an.cn2an(whole, "smart"))
+        except (ValueError, KeyError, TypeError):
+            return None
     if frac:
         if any(c not in digits for c in frac):
             return None
@@ -121,6 +126,10 @@ class QuantityFinder:
                 continue
             run: list[re.Match[str]] = []
             pos = q.num_start
+            before = text[max(0, pos - 16):pos].rstrip()   # the window BARE_ITEM is searched in
+            if not before or before[-1] not in "、和及与":
+                out.append(q)   # most figures: no list joiner right before (BARE_ITEM ends with one)
+                continue
             while (m := BARE_ITEM.search(text, max(0, pos - 16), pos)) is not None:
                 run.append(m)
                 pos = m.start()
@@ -187,7 +196,7 @@ class QuantityFinder:
         end = m.end()
         if unit is not None and unit.unit == "count":
             after_text = text[end: end + 6].lstrip("多余")
-            if any(after_text.startswith(w) for w in self.non_stat_words):
+            if after_text.startswith(self.non_stat_words):
                 return None  # 5个多小时: a duration, not a count
         if text.startswith("级", end) or (after == "以上" and end < len(text)
                                          and ("\u4e00" <= text[end] <= "\u9fff")):

@@ -4,11 +4,13 @@ bulletin's own period (its title's or its lead's), an event's month, and the yea
 named without one is in."""
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 from typing import NamedTuple
 
 from .documents import Document, normalise_term
+from .literals import WordsPresent, can_match_all, needed_sets
 from .matching import clause_end
 from .numbers import Quantity
 from .vocabulary import Vocabulary
@@ -43,14 +45,20 @@ class PeriodReader:
 
     def __init__(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
+        # the words each phrase's matches contain: a text without them is not scanned for it
+        self._needs = [needed_sets(p.pattern.pattern) for p in vocab.periods]
+        self._present = WordsPresent(self._needs)
 
 
     def find(self, t: str, body: int, doc: Document) -> list[tuple[int, int, Period, int]]:
         found: list[tuple[int, int, Period, int]] = []
         carried: dict[int, int] = {}   # start → years back
         short = len(t) - body < 80   # a title: most phrases cannot start anywhere in it
-        for phrase in self.vocab.periods:
+        present = self._present.present(t)
+        for phrase, needs in zip(self.vocab.periods, self._needs):
             if short and phrase.starts is not None and phrase.starts.search(t, body) is None:
+                continue
+            if not can_match_all(needs, present):
                 continue
             for m in phrase.pattern.finditer(t, body):
                 groups = {k: v for k, v in m.groupdict().items() if v}
@@ -76,11 +84,7 @@ class PeriodReader:
                               phrase.priority))
         # where phrases overlap keep the higher priority (2023年1—8月 over 1—8月 over 2023年)
         found.sort(key=lambda f: (f[0], -f[3]))
-        kept: list[tuple[int, int, Period, int]] = []
-        for f in sorted(found, key=lambda f: (-f[3], f[0])):
-            if not any(f[0] < k[1] and k[0] < f[1] for k in kept):
-                kept.append(f)
-        kept.sort(key=lambda f: f[0])
+        kept = without_overlaps(found)
         if carried:
             kept = self._carried_months(kept, carried, doc.reference_year)
         return kept
@@ -212,6 +216,30 @@ class PeriodReader:
             if named:
                 return Period(named[-1].year, chosen.end_month, chosen.kind, chosen.start, True)
         return chosen
+
+
+def without_overlaps(found: list[tuple[int, int, Period, int]]) -> list[tuple[int, int, Period, int]]:
+    """The phrases kept, by start, taking them by priority (then start) and leaving out each one
+    that overlaps a phrase already kept."""
+    kept: list[tuple[int, int, Period, int]] = []
+    if any(f[0] >= f[1] for f in found):
+        for f in sorted(found, key=lambda f: (-f[3], f[0])):
+            if not any(f[0] < k[1] and k[0] < f[1] for k in kept):
+                kept.append(f)
+    else:
+        # the kept spans are apart and in order, so only the last one starting before a phrase's
+        # end can overlap it: a bisection, not a look at every kept phrase
+        starts: list[int] = []
+        ends: list[int] = []
+        for f in sorted(found, key=lambda f: (-f[3], f[0])):
+            i = bisect.bisect_left(starts, f[1])
+            if i and ends[i - 1] > f[0]:
+                continue
+            starts.insert(i, f[0])
+            ends.insert(i, f[1])
+            kept.append(f)
+    kept.sort(key=lambda f: f[0])
+    return kept
 
 
 def month_number(s: str | None) -> int | None:

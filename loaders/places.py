@@ -7,6 +7,8 @@ import bisect
 import datetime as dt
 import re
 
+import ahocorasick_rs
+
 from .documents import Document, normalise_term
 from .gazetteer import RegionMatcher
 from .matching import HEADING, Hit, TermMatcher, clause_end, inside, sentence_start
@@ -81,6 +83,14 @@ class HomeResolver:
         self._funding_memo_text = ""
         self._funding_memo: dict[tuple[int, int, str, str], bool] = {}
         self.fund_words = re.compile(r"资金|投资|引资|到位|注入|来源")
+        # _home_from_url's words, once: a look-up over every region of the gazetteer per bulletin
+        self._url_words = [(word, code) for code, r in vocab.regions.items()
+                           if (word := r.name_en.split(" ")[0].lower()) and len(word) >= 5]
+        self._url_automaton = ahocorasick_rs.AhoCorasick(sorted({w for w, _ in self._url_words})) \
+            if self._url_words else None
+        self._url_entries: dict[str, list[int]] = {}
+        for i, (word, _) in enumerate(self._url_words):
+            self._url_entries.setdefault(word, []).append(i)
 
 
     def home_region(self, doc: Document, hits: list[Hit], asides: list[Hit]) -> str:
@@ -227,8 +237,9 @@ class HomeResolver:
         """A bulletin that names no place at all (全市完成…) may still carry it in its address:
         local papers file stories under the place's romanised name (…/xinxiang_1114/…)."""
         path = url.lower().split("//", 1)[-1]
-        found = [code for code, r in self.vocab.regions.items()
-                 if (word := r.name_en.split(" ")[0].lower()) and len(word) >= 5 and word in path]
+        # every word the address contains (one automaton pass), the regions in gazetteer order
+        words = self._url_automaton.find_matches_as_strings(path, overlapping=True) if self._url_automaton else []
+        found = [self._url_words[i][1] for i in sorted({i for w in words for i in self._url_entries[w]})]
         # Xinxiang is the city, Xinxiang County and its zones share the word: the highest of them
         top = min((len(self.vocab.lineage(c)) for c in found), default=0)
         found = [c for c in found if len(self.vocab.lineage(c)) == top]

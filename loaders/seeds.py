@@ -5,22 +5,17 @@ byte-identical file.
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import re
-from itertools import repeat
-from operator import attrgetter
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import polars as pl
 
 from .schema import DOCUMENTS_SCHEMA, RAW_METRICS_SCHEMA, REJECTED_SCHEMA
+# formatted without polars (re-exported: callers import them from here)
+from .seedlines import mentions_csv, write_mentions_csv  # noqa: F401
 
 # the seed files the loader writes (the other seeds/*.csv are vocabularies)
-_COLUMNS = tuple(RAW_METRICS_SCHEMA)
-_FLOAT_COLUMNS = tuple(t == pl.Float64 for t in RAW_METRICS_SCHEMA.values())
-
 LOADER_SEEDS = ("raw_metrics.csv", "documents.csv", "rejected_documents.csv", "document_texts.csv")
 
 
@@ -67,59 +62,6 @@ def mentions_frame(mentions: Sequence[object]) -> pl.DataFrame:
     return pl.DataFrame(columns, schema=dict(RAW_METRICS_SCHEMA)).sort(["doc_id", "mention_seq"])
 
 
-def mentions_csv(mentions: Sequence[object]) -> bytes:
-    """One document's raw_metrics rows as lines of seeds/raw_metrics.csv (no header). Every
-    value is formatted on its own, so a document's lines are the same bytes whether written
-    alone or within the whole file."""
-    if not mentions:
-        return b""
-    lines = _format_rows(mentions)
-    if lines is None:   # a value whose text only polars can be trusted to give (1e-05 vs 0.00001)
-        return mentions_frame(mentions).write_csv(None, include_header=False, **CSV_OPTIONS).encode("utf-8")  # type: ignore[arg-type]
-    return lines.encode("utf-8")
-
-
-_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
-
-
-def _format_rows(mentions: Sequence[object]) -> str | None:
-    """The lines polars writes under CSV_OPTIONS, formatted in Python: a frame per document
-    cost more than the extraction itself. None when a float's shortest form has an exponent
-    (polars and Python spell those differently); tests/test_seeds_format.py holds the two to
-    the same bytes."""
-    out: list[str] = []
-    for m in sorted(mentions, key=attrgetter("mention_seq")):
-        cells: list[str] = []
-        for v, is_float in zip(map(getattr, repeat(m, len(_COLUMNS)), _COLUMNS), _FLOAT_COLUMNS):
-            if is_float and isinstance(v, int) and not isinstance(v, bool):
-                v = float(v)
-            if v is None:
-                cells.append("")
-            elif isinstance(v, str):
-                if not v:
-                    cells.append('""')
-                elif _NEEDS_QUOTES.search(v):
-                    cells.append('"' + v.replace('"', '""') + '"')
-                else:
-                    cells.append(v)
-            elif isinstance(v, float):
-                text = repr(v)
-                if "e" in text or "n" in text:   # 1e-05, inf, nan
-                    return None
-                cells.append(text)
-            elif isinstance(v, bool):
-                return None
-            elif isinstance(v, int):
-                cells.append(str(v))
-            elif isinstance(v, dt.date) and not isinstance(v, dt.datetime):
-                cells.append(v.isoformat())
-            else:
-                return None
-        out.append(",".join(cells))
-    out.append("")
-    return "\n".join(out)
-
-
 def mentions_from_csv(data: bytes) -> list[dict[str, object]]:
     """Rows written by `mentions_csv`, read back (the extraction cache's lookup)."""
     if not data:
@@ -127,19 +69,6 @@ def mentions_from_csv(data: bytes) -> list[dict[str, object]]:
     df = pl.read_csv(data, has_header=False, new_columns=list(RAW_METRICS_SCHEMA),
                      schema=dict(RAW_METRICS_SCHEMA))
     return df.to_dicts()
-
-
-def write_mentions_csv(parts: Iterable[tuple[str, bytes]], path: Path) -> None:
-    """seeds/raw_metrics.csv from each document's `mentions_csv` lines: the bytes
-    `write_csv(raw_metrics_frame(...))` gives (documents in doc_id order, doc_ids unique, each
-    document's lines in mention_seq order), written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        f.write(header_csv(RAW_METRICS_SCHEMA))
-        for _, lines in sorted(parts, key=lambda p: p[0]):
-            f.write(lines)
-    tmp.replace(path)
 
 
 def header_csv(schema: Mapping[str, pl.DataType]) -> bytes:

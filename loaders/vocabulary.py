@@ -6,7 +6,7 @@ Adding a prefecture, an industry cluster or a unit means adding a CSV row, not c
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fastregex import compile_fast, first_chars
@@ -93,6 +93,9 @@ class Vocabulary:
     gazetteer: Gazetteer | None = None     # every alias with all its regions, and the matcher
     bare_values: tuple[tuple[str, str], ...] = ()   # (cue, unit): 综合指数410.38, 性别比为106.9
     not_counted: tuple[str, ...] = ()     # words after a count that make it no statistic (次浏览)
+    # lineages and provinces already walked: asked for the same few places thousands of times
+    _lineages: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
+    _provinces: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def level_class(self, code: str) -> str:
         """country | province | prefecture | county | grouping | corps | division | regiment | zone"""
@@ -100,14 +103,22 @@ class Vocabulary:
 
     def lineage(self, code: str) -> list[str]:
         """The region and its ancestors, nearest first."""
-        out: list[str] = []
-        while code and code in self.regions and code not in out:
-            out.append(code)
-            code = self.regions[code].parent
-        return out
+        found = self._lineages.get(code)
+        if found is None:
+            out: list[str] = []
+            c = code
+            while c and c in self.regions and c not in out:
+                out.append(c)
+                c = self.regions[c].parent
+            found = self._lineages[code] = tuple(out)
+        return list(found)
 
     def province_of(self, code: str) -> str:
-        return next((c for c in self.lineage(code) if self.level_class(c) == "province"), "")
+        found = self._provinces.get(code)
+        if found is None:
+            found = self._provinces[code] = next(
+                (c for c in self.lineage(code) if self.level_class(c) == "province"), "")
+        return found
 
     def region_name(self, code: str) -> str:
         r = self.regions.get(code)

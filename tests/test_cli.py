@@ -26,3 +26,22 @@ def test_a_failure_exits_non_zero_with_one_line(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nothing-here"), "--warehouse", str(tmp_path / "w.duckdb"), "--quiet"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err and err[-1].startswith("tongbi: ") and "nothing-here" in err[-1]
+
+
+def test_extract_on_all_cores_writes_the_same_bytes(tmp_path, monkeypatch):
+    """`--workers`: a pool of processes, whatever it does first, writes what one process writes
+    (the bundled bulletins are fewer than a pool is started for: the threshold is lowered)."""
+    from pathlib import Path
+
+    import loaders.corpus
+
+    bulletins = Path(__file__).resolve().parent.parent / "data" / "bulletins"
+    monkeypatch.setattr(loaders.corpus, "PARALLEL_MIN_MISSES", 1)
+    monkeypatch.setattr(loaders.corpus, "CHUNK_FILES", 4)   # several steps, the pool reused
+    outputs = []
+    for workers in ("1", "2"):
+        out, report = tmp_path / f"raw{workers}.csv", tmp_path / f"unresolved{workers}.csv"
+        assert main(["extract", str(bulletins), "--out", str(out), "--unresolved", str(report),
+                     "--workers", workers]) == 0
+        outputs.append((out.read_bytes(), report.read_bytes()))
+    assert outputs[0] == outputs[1] and outputs[0][0].count(b"\n") > 100

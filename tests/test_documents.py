@@ -145,6 +145,12 @@ FRONT_MATTER_BLOCKS = [
     "\n\nid: x\n\n",
     "title: ~\n",
     "url: http://x.cn/1:2\n",
+    'id: "d002"\ntitle: \npublished: 2020-02-12\n',   # the corpus's: a quoted id, an empty title
+    'id: "a # b: c"\ntitle:\n',
+    'id: ""\n',
+    'id: "a\\tb"\n',                          # an escape: YAML reads it
+    'id: "x" # c\n',
+    'id: "a\tb"\n',
 ]
 
 
@@ -167,3 +173,4 @@ def test_front_matter_fast_path_takes_the_usual_bulletin():
 
     assert _simple_front_matter(FRONT_MATTER_BLOCKS[0]) is not None
     assert _simple_front_matter("id: 123\n") is None and _simple_front_matter("title: yes\n") is None
+    assert _simple_front_matter('id: "d002"\ntitle: \n') == {"id": "d002", "title": None}

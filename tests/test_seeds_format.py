@@ -42,3 +42,16 @@ def test_awkward_values_format_as_polars_does() -> None:
         assert mentions_csv([m]) == _polars_lines([m]), change
     many = [dataclasses.replace(base, mention_seq=i) for i in (3, 1, 2)]
     assert mentions_csv(many) == _polars_lines(many)
+
+
+def test_polars_free_columns_are_the_schema() -> None:
+    """loaders/seedlines.py spells out RAW_METRICS_SCHEMA's columns to stay free of polars."""
+    import polars as pl
+
+    from loaders.schema import RAW_METRICS_SCHEMA
+    from loaders.seedlines import COLUMNS, FLOAT_COLUMNS, header_line
+    from loaders.seeds import header_csv
+
+    assert COLUMNS == tuple(RAW_METRICS_SCHEMA)
+    assert FLOAT_COLUMNS == {c for c, t in RAW_METRICS_SCHEMA.items() if t == pl.Float64}
+    assert header_line() == header_csv(RAW_METRICS_SCHEMA)

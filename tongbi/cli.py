@@ -22,10 +22,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
     import csv
 
     from loaders.corpus import UNRESOLVED_COLUMNS, extract_corpus, unresolved_report
-    from loaders.seeds import write_mentions_csv
+    from loaders.seedlines import write_mentions_csv   # not loaders.seeds: no polars to import
     from loaders.vocabulary import load_vocabulary
 
-    result = extract_corpus(args.paths, load_vocabulary(), args.year, _progress(sys.stderr.isatty()))
+    from loaders.corpus import default_workers
+
+    workers = default_workers() if args.workers == 0 else args.workers
+    result = extract_corpus(args.paths, load_vocabulary(), args.year, _progress(sys.stderr.isatty()),
+                            workers=workers)
     write_mentions_csv(result.csv_parts, args.out)
     unresolved = unresolved_report(result.mentions)
     if args.unresolved:
@@ -45,6 +49,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
     print(f"{len(result.mentions)} statistics from {len(result.documents)} documents → {args.out}"
           + (f" ({len(result.rejected)} rejected)" if result.rejected else ""))
     return 0 if result.documents or not result.rejected else 1
+
+
+def _workers(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (0 or more)")
+    return n
 
 
 def _share(text: str) -> float:
@@ -116,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="CSV file to write")
     p.add_argument("--year", type=int, help="reference year for documents that give none")
     p.add_argument("--unresolved", type=Path, help="also write the unresolved-names report to this CSV")
+    p.add_argument("--workers", type=_workers, default=1, metavar="N",
+                   help="extraction processes (0: one per core, or TONGBI_WORKERS); the output is the "
+                        "same for any N (default 1: a pool's start-up costs more than a few hundred bulletins take)")
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("run", help="extract → seeds → dbt build → expectations → publish")
