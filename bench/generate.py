@@ -28,7 +28,7 @@ A document is a *slot* (home region, year, period) stated by one sample:
   prefectures: those 新疆's document states (a level, or a share of 全区) get that figure, the
   others the rest by weights per (prefecture, year); a prefecture's document is its sample
   scaled to its part. A county gets a part of its prefecture below 1 / (the prefecture's
-  county count). So a prefecture never exceeds its grouping nor a county its prefecture, and a
+  number of …县). So a prefecture never exceeds its grouping nor a county its prefecture, and a
   grouping's prefectures, when all of them have a document, add up to it. (Weights drawn
   independently per home, as in v2, made 北疆's seven prefectures add up to twice 北疆 and put
   single prefectures above 南疆: the gate quarantined them.)
@@ -77,7 +77,7 @@ TOTAL_RE = re.compile(r"区外资金到位([\d.]+)亿元")
 GROUPING_RE = {"XJN": re.compile(r"北疆地区[^\d%]*?([\d.]+)亿元"), "XJS": re.compile(r"南疆地区[^\d%]*?([\d.]+)亿元")}
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d\d)(?=年|-\d\d-)")
 # a level or count: shares, rates, 个百分点 and 倍 are left as written
-NUMBER_RE = re.compile(r"(?<![\d.０-９．])([\d０-９]+(?:[.．][\d０-９]+)?)(?=\s*(亿元|万元|元|个(?!援疆)|家|人|万人|%|％))")
+NUMBER_RE = re.compile(r"(?<![\d.０-９．])([\d０-９]+(?:[.．][\d０-９]+)?)(?=\s*(亿元|万元|元|个(?!援疆|百分点)|家|人|万人|%|％))")
 _FW = str.maketrans("０１２３４５６７８９．", "0123456789.")
 _HW = str.maketrans("0123456789.", "０１２３４５６７８９．")
 # what a sub-region paragraph names; such paragraphs are dropped for a prefecture or county home
@@ -176,9 +176,6 @@ class Generator:
             self.grouping_of = {r["member_code"]: r["grouping_code"] for r in csv.DictReader(fh)
                                 if r["grouping_code"] in GROUPINGS and r["member_code"] in self.prefectures}
         self.code_of = {self.regions[c][0]: c for c in self.prefectures}
-        # the county-level regions of a prefecture (districts and cities too): a county's part
-        self.n_counties = {p: sum(1 for r in self.regions.values() if r[1] == "county" and r[2] == p)
-                           for p in self.prefectures}
         all_names = sorted({n for c, (n, lvl, _) in self.regions.items() if lvl in ("prefecture", "county")}
                            | {a for c in self.prefectures for a in self.aliases[c]}, key=len, reverse=True)
         self.subregion_re = re.compile("|".join(map(re.escape, SUBREGION_WORDS + tuple(all_names))))
@@ -212,22 +209,27 @@ class Generator:
         return self.samples[_rng(self.seed, "sample", year, kind).choice(stems)]
 
     def permutation(self, year: int, kind: str) -> dict[str, str]:
+        # keyed by the sample, not the period: 1—8月 and 前三季度 re-tell one sample and state
+        # the same figures (the same 全年 target) for the same places
         """新疆's document names its prefectures permuted, each within its grouping: the levels
         the sample states of a grouping's prefectures stay below the grouping's."""
         out: dict[str, str] = {}
         for g in GROUPINGS:
             names = [self.regions[c][0] for c in self.prefectures if self.grouping_of.get(c) == g]
-            out.update(zip(names, _rng(self.seed, "places", year, kind, g).sample(names, len(names))))
+            out.update(zip(names, _rng(self.seed, "places", year, self.sample_for(year, kind).stem, g).sample(names, len(names))))
         return out
 
-    @lru_cache(maxsize=1024)
     def parts(self, year: int, kind: str) -> dict[str, float]:
+        return self._parts(year, self.sample_for(year, kind).stem)
+
+    @lru_cache(maxsize=1024)
+    def _parts(self, year: int, stem: str) -> dict[str, float]:
         """Each prefecture's part of 全区 for the period: a named prefecture's stated level,
         the rest of its grouping's level divided among the others by weights per year."""
-        sample = self.sample_for(year, kind)
+        sample = self.samples[stem]
         if not sample.total or not sample.groupings:
             return {}
-        perm = self.permutation(year, kind)
+        perm = self.permutation(year, next(k for k in SAMPLE_KINDS[stem][1]))
         stated = {self.code_of[perm[n]]: level / sample.total for n, level in sample.named}
         out = dict(stated)
         for g, level in sample.groupings:
@@ -247,7 +249,9 @@ class Generator:
             return xj
         if level == "prefecture":
             return xj * self.parts(year, kind).get(home, 0.15)
-        county = _rng(self.seed, "county", home, year).uniform(0.3, 0.9) / max(1, self.n_counties[parent])
+        # a part of its prefecture shared with the other …县 (the homes): below it, and large
+        # enough that 2-decimal 亿元 figures keep their shares within the gate's 0.1 pp
+        county = _rng(self.seed, "county", home, year).uniform(0.4, 0.9) / max(1, len(self.counties_of[parent]))
         return xj * self.parts(year, kind).get(parent, 0.15) * county
 
     # -- text ----------------------------------------------------------------------------
