@@ -265,9 +265,11 @@ class Generator:
         value = float(a) * factor
         decimals = len(a.split(".")[1]) if "." in a else 0
         if m.group(2) in ("亿元", "万元", "元"):
-            # keep the precision of a scaled-down amount (794亿元 × 0.03 → 23.82亿元, not 24)
+            # keep the precision of a scaled-down amount (794亿元 × 0.03 → 23.82亿元, not 24); below
+            # 10亿元 to the 万元 (a county's 3.9712亿元): at 2 decimals a share moved by 0.1 pp
             digits = len(a.replace(".", "").lstrip("0"))
-            decimals = min(2, max(decimals, digits - len(str(int(value)))))
+            cap = 2 if value >= 10 or m.group(2) != "亿元" else 4
+            decimals = min(cap, max(decimals, digits - len(str(int(value)))))
         out = f"{value:.{decimals}f}" if decimals else str(max(1, round(value)))
         return out.translate(_HW) if full else out
 
