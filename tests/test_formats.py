@@ -145,7 +145,7 @@ def test_html_table_rows_are_read_under_their_columns(tmp_path, converter, extra
     got = {(m.measure, m.value, m.unit, m.industry_name, m.period_year) for m in extractor.extract(doc)
            if m.rule == "table"}
     assert got == {("level", 563000.0, "tonne", "粮食", 2023), ("yoy_pct", 1.2, "percent", "粮食", 2023),
-                   ("level", 31000.0, "tonne", "", 2023), ("yoy_pct", -0.5, "percent", "", 2023)}
+                   ("level", 31000.0, "tonne", "油料", 2023), ("yoy_pct", -0.5, "percent", "油料", 2023)}
 
 
 def test_page_without_an_article_is_rejected(tmp_path, vocab):
