@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 import ahocorasick_rs
 
@@ -93,12 +93,7 @@ class Gazetteer:
         """The region and its ancestors, nearest first."""
         found = self._lineage.get(code)
         if found is None:
-            out: list[str] = []
-            c = code
-            while c and c in self.regions and c not in out:
-                out.append(c)
-                c = self.regions[c].parent
-            found = self._lineage[code] = tuple(out)
+            found = self._lineage[code] = walk_lineage(self.regions, code)
         return found
 
     def level(self, code: str) -> str:
@@ -270,3 +265,13 @@ class RegionMatcher:
             valid = tuple(r for r in rows if r.valid_on(on))
             rows = valid or rows
         return tuple(dict.fromkeys(r.code for r in rows))
+
+
+def walk_lineage(regions: Mapping[str, Any], code: str) -> tuple[str, ...]:
+    """The region and its ancestors, nearest first, by each region's `parent` (a cycle stops it)."""
+    out: list[str] = []
+    c = code
+    while c and c in regions and c not in out:
+        out.append(c)
+        c = regions[c].parent
+    return tuple(out)

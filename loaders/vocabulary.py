@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fastregex import compile_fast, first_chars
-from .gazetteer import Gazetteer, GazetteerError, load_gazetteer
+from .gazetteer import Gazetteer, GazetteerError, load_gazetteer, walk_lineage
 from .gazetteer import read_rows as gazetteer_rows
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -105,12 +105,7 @@ class Vocabulary:
         """The region and its ancestors, nearest first."""
         found = self._lineages.get(code)
         if found is None:
-            out: list[str] = []
-            c = code
-            while c and c in self.regions and c not in out:
-                out.append(c)
-                c = self.regions[c].parent
-            found = self._lineages[code] = tuple(out)
+            found = self._lineages[code] = walk_lineage(self.regions, code)
         return list(found)
 
     def province_of(self, code: str) -> str:

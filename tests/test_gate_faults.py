@@ -17,37 +17,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 
 from loaders.documents import iter_document_paths
 from loaders.documents import DocumentError, load_document
+from runs import ENV, RUN_TIMEOUT_S, Watched, query, tongbi
 
 PROJECT = Path(__file__).resolve().parent.parent
 SAMPLES = PROJECT / "data" / "bulletins"
 BAD_BULLETINS = PROJECT / "tests" / "fixtures" / "bad_bulletins"
 N_SAMPLES = len(iter_document_paths([SAMPLES]))   # the .md, .html and .pdf samples
-
-ENV = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", GX_ANALYTICS_ENABLED="false",
-           PYTHONUNBUFFERED="1", TONGBI_LOCK_TIMEOUT="900")
-RUN_TIMEOUT_S = 900  # generous: other runs of the project (other test sessions) may hold the build lock
-
-
-def tongbi(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "tongbi.cli", *map(str, args)]
-
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -56,14 +44,6 @@ def sha256(path: Path) -> str:
 def run_tongbi(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(tongbi("run", *args), cwd=PROJECT, env=ENV, capture_output=True, text=True,
                           timeout=RUN_TIMEOUT_S)
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def summary_of(proc: subprocess.CompletedProcess[str]) -> dict:
@@ -251,39 +231,6 @@ def test_a_second_run_on_a_locked_warehouse_gives_up_without_touching_it(
 
 
 # -------------------------------------------------------------------------------------- faults
-
-
-class Watched:
-    """`tongbi run` started as a subprocess; its stderr lines collected as they come."""
-
-    def __init__(self, *args: str | Path) -> None:
-        self.proc = subprocess.Popen(tongbi("run", *args), cwd=PROJECT, env=ENV, text=True,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, marker: str, timeout: float = RUN_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(ln.startswith(marker) for ln in self.lines):
-            if self.proc.poll() is not None:
-                self._reader.join(5)
-                raise AssertionError(f"the run ended ({self.proc.returncode}) before {marker!r}:\n"
-                                     + "\n".join(self.lines[-40:]))
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {marker!r} within {timeout}s")
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        assert self.proc.poll() is None, "the run finished before it could be killed"
-        os.kill(self.proc.pid, signal.SIGKILL)  # this process only: its dbt must die by itself
-        self.proc.wait(30)
-        self._reader.join(30)
 
 
 def processes_building(staging: Path) -> list[int]:

@@ -22,6 +22,7 @@ import pytest
 
 from conftest import clone_site
 from readers import CHANGED_DOC, REMOVED_DOC, FiveRuns
+from runs import query
 from tongbi.cli import main
 from loaders.cache import DocumentCache, extractor_fingerprint
 from loaders.documents import iter_document_paths
@@ -38,14 +39,6 @@ N_SAMPLES = len(iter_document_paths([PROJECT / "data" / "bulletins"]))
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def history(db: Path) -> list[dict]:

@@ -14,10 +14,7 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,6 +22,7 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
+from runs import Watched, query
 from tongbi.cli import main
 from tongbi.run import incremental
 from tongbi.run.state import DocumentChanges
@@ -94,14 +92,6 @@ def last_summary(wh: Path) -> dict:
 def run(folder: Path, wh: Path, *extra: str) -> dict:
     assert main(["run", str(folder), "--warehouse", str(wh), "--quiet", *extra]) == 0
     return last_summary(wh)
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def sha256(path: Path) -> str:
@@ -178,36 +168,6 @@ def test_the_plan_builds_incrementally_only_on_the_published_build_s_fingerprint
     assert not plan(changes=DocumentChanges(unchanged=["d0"])).incremental
     removed = plan(changes=DocumentChanges(removed=["d0"], unchanged=["d1"]))
     assert removed.incremental and removed.docs == ["d0"]
-
-
-class Watched:
-    """`tongbi run` as a subprocess, its stderr lines collected as they come."""
-
-    def __init__(self, *args: str | Path) -> None:
-        tongbi = str(Path(sys.executable).with_name("tongbi"))
-        self.proc = subprocess.Popen([tongbi, "run", *map(str, args)], cwd=PROJECT, env=ENV, text=True,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, marker: str, timeout: float = 300) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(ln.startswith(marker) for ln in self.lines):
-            assert self.proc.poll() is None, f"the run ended before {marker!r}:\n" + "\n".join(self.lines[-30:])
-            assert time.monotonic() < deadline, f"no {marker!r} within {timeout}s"
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        assert self.proc.poll() is None, "the run finished before it could be killed"
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(30)
-        self._reader.join(30)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="dbt dies with tongbi on Linux only")
