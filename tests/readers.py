@@ -20,6 +20,7 @@ ENV = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", GX_ANALYTICS_ENAB
            PYTHONUNBUFFERED="1", PYTHONPATH=str(PROJECT))
 READER_MAX_S = 400        # a reader stops by itself after this long …
 READER_MAX_QUERIES = 200_000  # … or this many connections, whichever comes first
+MIN_QUERIES = 60          # the scenario keeps its readers querying at least this long
 
 # One reader process: opens the warehouse read-only, queries, closes, again and again (with a
 # short pause: four readers must not starve the run of the 2 cores), until the stop file appears
@@ -47,6 +48,9 @@ open(out + ".ready", "w").close()
 deadline = time.monotonic() + max_s
 while n < max_n and time.monotonic() < deadline and not os.path.exists(stop):
     n += 1
+    if n % 5 == 0:
+        with open(out + ".n", "w") as progress:
+            progress.write(str(n))
     try:
         con = duckdb.connect(wh, read_only=True)
         try:
@@ -100,7 +104,15 @@ def start_readers(wh: Path, folder: Path, n: int, max_s: float = READER_MAX_S,
     return procs, stop
 
 
-def stop_readers(procs: list, stop: Path) -> list[dict]:
+def stop_readers(procs: list, stop: Path, min_queries: int = 0, wait_s: float = 180) -> list[dict]:
+    """Stops the readers once each has made `min_queries` queries (or `wait_s` has passed): the
+    scenario ends when enough queries span the publishes, not after a time window, so how fast the
+    runs are does not decide how much the readers are exercised."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and not all(_progress(out) >= min_queries for _, out in procs):
+        if any(p.poll() is not None for p, _ in procs):
+            break
+        time.sleep(0.2)
     stop.touch()
     results = []
     for proc, out in procs:
@@ -108,6 +120,13 @@ def stop_readers(procs: list, stop: Path) -> list[dict]:
         assert proc.returncode == 0, f"reader exited {proc.returncode}"
         results.append(json.loads(out.read_text()))
     return results
+
+
+def _progress(out: Path) -> int:
+    try:
+        return int(Path(str(out) + ".n").read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
 
 
 def tongbi_run(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -172,5 +191,5 @@ def five_runs_under_readers(site: Path, readers_dir: Path, n_readers: int = 4) -
             result.summaries.append(json.loads(summary_path(proc).read_text(encoding="utf-8")))
             time.sleep(0.3)  # let the readers query each version
     finally:
-        result.readers = stop_readers(procs, stop)
+        result.readers = stop_readers(procs, stop, min_queries=MIN_QUERIES)
     return result

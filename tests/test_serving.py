@@ -9,9 +9,10 @@ processes (also with both CPUs saturated), through SQLAlchemy/duckdb-engine as S
 through the Parquet export, the `bi` views and MetricFlow.
 
 Runtime: the sample site is built once per session (conftest.sample_site); the five runs under
-four readers (conftest.five_runs, shared with tests/test_incremental.py) rebuild once with dbt
-(~45 s) and then find nothing changed and republish (~3 s each); the reader loops (tests/readers.py)
-are bounded in count and time and pause between queries so as not to starve the runs.
+four readers (conftest.five_runs, shared with tests/test_incremental.py) rebuild once (an
+incremental dbt build) and then find nothing changed and republish (~2 s each); the readers
+(tests/readers.py) pause between queries so as not to starve the runs, and are stopped once each
+has made a set number of queries spanning the publishes, however fast the runs went.
 """
 from __future__ import annotations
 
