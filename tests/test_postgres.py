@@ -8,8 +8,9 @@
 * psql keeps querying it while a real `tongbi run` publishes a new warehouse (the issue's "done");
 * `publish_to_postgres` into a cluster of the test's own: while publishes alternate between two
   versions of the warehouse, reader threads see no error and only complete versions; a REPEATABLE
-  READ transaction keeps its version; a change of layout swaps new schemas in; the `bi` views are
-  served as tables.
+  READ transaction keeps its version; a change of layout swaps new schemas in once the readers of
+  the old tables are done (or fails, changing nothing, when one holds them too long); the `bi`
+  views are served as tables.
 
 Needs PostgreSQL's server binaries (Debian: `postgresql`; `.ci/run` installs them) and psycopg;
 skips with a message without them. One `tongbi run` builds the base warehouse (~45 s) and one
@@ -440,8 +441,8 @@ def test_readers_see_only_complete_versions_while_publishes_swap(cluster, versio
     try:
         modes = [publish_to_postgres(versions[v], admin).mode for v in ("B", "A", "B", "A", "B")]
         assert modes == ["in place"] * 5
-        assert publish_to_postgres(versions["C"], admin).mode == "new schemas"  # dim_region changed
-        assert publish_to_postgres(versions["A"], admin).mode == "new schemas"
+        # dim_region's columns differ between A and C: every publish swaps new schemas in
+        assert [publish_to_postgres(versions[v], admin).mode for v in ("C", "A", "C", "A")] == ["new schemas"] * 4
         time.sleep(0.5)
     finally:
         stop.set()
@@ -472,18 +473,30 @@ def test_a_repeatable_read_transaction_keeps_its_version_during_a_publish(cluste
 
 
 def test_bi_views_are_served_as_tables_and_layout_changes_swap_schemas(cluster, versions):
-    from tongbi.serving.postgres import publish_to_postgres
+    from tongbi.serving.postgres import PostgresPublishError, publish_to_postgres
 
     admin = cluster.admin_dsn()
     publish_to_postgres(versions["A"], admin)
-    with psycopg.connect(reader_dsn(cluster.port), autocommit=True) as holder:
-        # a reader in a transaction holds the old tables: the old schema is kept, dropped later
-        holder.autocommit = False
-        holder.execute("select count(*) from tongbi.dim_region").fetchone()
-        result = publish_to_postgres(versions["C"], admin)
-        assert result.mode == "new schemas" and "bi.test_region_quarter" in result.tables
-        assert any("readers still use it" in note for note in result.notes), result.notes
+    a = duck_counts(versions["A"])
+    with psycopg.connect(reader_dsn(cluster.port), autocommit=False) as holder:
+        # A reader in a transaction holds old tables: the swap waits for it (renaming a schema
+        # locks no table, so without the wait a statement could mix old and new tables) …
+        assert holder.execute("select run_id from tongbi.publication").fetchone()[0] == a[0]
+        with pytest.raises(PostgresPublishError, match="readers held the served tables"):
+            publish_to_postgres(versions["C"], admin, lock_wait_s=1)
+        with psycopg.connect(reader_dsn(cluster.port), autocommit=True) as other:
+            assert other.execute(counts_sql()).fetchone() == a  # … and a swap that gave up changed nothing
+        done: list = []
+        swap = threading.Thread(target=lambda: done.append(publish_to_postgres(versions["C"], admin, lock_wait_s=60)))
+        swap.start()
+        time.sleep(1.5)
+        assert swap.is_alive() and not done
+        # until the transaction ends, it reads the old tables only, whatever the publisher has built
+        assert holder.execute(counts_sql()).fetchone() == a
         holder.rollback()
+        swap.join(60)
+    result = done[0]
+    assert result.mode == "new schemas" and "bi.test_region_quarter" in result.tables
     with psycopg.connect(reader_dsn(cluster.port), autocommit=True) as pg:
         n, kind = pg.execute("select count(*), (select relkind from pg_class where oid = 'bi.test_region_quarter'::regclass) "
                              "from test_region_quarter").fetchone()

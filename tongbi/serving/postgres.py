@@ -18,10 +18,18 @@ Two ways to swap, chosen per publish:
   the old rows of every table or all the new ones, a REPEATABLE READ transaction keeps seeing
   the old version to its end, and nobody waits for anybody.
 * **new schemas**, when the layout changed: the tables are built in fresh schemas, then the old
-  schemas are renamed away and the new ones renamed into place, in the same transaction. A read
-  committed statement sees complete tables; a REPEATABLE READ transaction that spans this swap
-  sees the new tables empty (PostgreSQL shows no rows committed after its snapshot). The old
-  schemas are dropped after the commit unless readers still hold them (then at the next publish).
+  schemas are renamed away and the new ones renamed into place, in the same transaction. Renaming
+  a schema locks none of its tables, and a statement looks each table name up when it first opens
+  it, so a reader's statement could read `publication` from the old schema and a fact table from
+  the new one. Before renaming, the publisher therefore takes ACCESS EXCLUSIVE locks on every
+  table served now: it waits for statements and transactions already reading them, and readers
+  that arrive meanwhile wait on the old tables and, once it commits, look their names up again and
+  read the new ones. It asks for the locks with a short lock_timeout and starts over on a timeout
+  (a reader holding one table and wanting another must not deadlock with it), for at most
+  `lock_wait_s`; then the publish fails and nothing changes. A REPEATABLE READ transaction that
+  spans this swap sees the new tables empty (PostgreSQL shows no rows committed after its
+  snapshot). The old schemas are dropped after the commit unless readers still hold them (then at
+  the next publish).
 
 The read-only role (`tongbi` by default) gets USAGE on the schemas and SELECT on the tables, and
 nothing else. Concurrent publishers queue on an advisory lock.
@@ -49,6 +57,8 @@ NEXT_PREFIX = "_tongbi_next_"
 LOCK_KEY = 7_406_520_251   # pg_advisory_xact_lock: one publisher at a time per database
 BATCH_ROWS = 5000
 DROP_LOCK_TIMEOUT = "2s"
+SWAP_LOCK_WAIT_S = 30.0    # how long a new-schemas swap waits for readers of the old tables
+SWAP_LOCK_TRY = "100ms"    # each try at the locks: well below deadlock_timeout (1 s by default)
 
 PUBLICATION_COLUMNS = [
     ("published_at", "timestamp with time zone", "When this copy was published to PostgreSQL."),
@@ -263,7 +273,8 @@ def warehouse_run_id(con: Any, layout: dict[str, list[Relation]] | None = None) 
 
 def publish_to_postgres(warehouse: Path, dsn: str, schemas: Iterable[str] = DEFAULT_SCHEMAS,
                         readers: Iterable[str] = (READER_ROLE,),
-                        log: Callable[[str], None] | None = None) -> PublishResult:
+                        log: Callable[[str], None] | None = None,
+                        lock_wait_s: float = SWAP_LOCK_WAIT_S) -> PublishResult:
     """Load the marts (and `bi` views) of `warehouse` into the PostgreSQL at `dsn` and swap
     them in atomically; grant read access to `readers` (roles that do not exist are skipped).
 
@@ -311,6 +322,7 @@ def publish_to_postgres(warehouse: Path, dsn: str, schemas: Iterable[str] = DEFA
                     _publication(cur, "tongbi" if in_place else NEXT_PREFIX + "tongbi", in_place, warehouse,
                                  stat, run_id, counts)
                     if not in_place:
+                        _lock_served(pg, cur, served, lock_wait_s)
                         for schema in managed:
                             if schema in served:
                                 old = f"{RETIRED_PREFIX}{schema}_{token}"
@@ -336,6 +348,32 @@ def publish_to_postgres(warehouse: Path, dsn: str, schemas: Iterable[str] = DEFA
         for note in notes:
             log(f"  {note}")
     return result
+
+
+def _lock_served(pg: Any, cur: Any, served: dict[str, dict[str, list[tuple[str, str]]]],
+                 wait_s: float) -> None:
+    """ACCESS EXCLUSIVE locks on every table served now, held to the commit (module docstring:
+    why a schema rename needs them)."""
+    import psycopg
+    from psycopg import sql
+
+    tables = [sql.Identifier(schema, table) for schema, rels in served.items() for table in rels]
+    if not tables:
+        return
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with pg.transaction():   # a savepoint: a timed-out try releases what it had locked
+                cur.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(SWAP_LOCK_TRY)))
+                cur.execute(sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(", ").join(tables)))
+            cur.execute("set local lock_timeout = default")
+            return
+        except psycopg.errors.LockNotAvailable:
+            if time.monotonic() >= deadline:
+                raise PostgresPublishError(
+                    f"readers held the served tables for over {wait_s:g} s, so the new schemas could not be "
+                    "swapped in; nothing changed (a client idle in a transaction holds its tables)") from None
+            time.sleep(0.05)
 
 
 def _role_exists(cur: Any, role: str) -> bool:
