@@ -258,7 +258,11 @@ class Extractor:
                     region = last_before([h for h in subj_regions if h.start >= clause_start], q.start)
                 elif region is None:
                     # the topic (first place named) of the latest earlier sentence of the paragraph
-                    earlier = [h for h in region_hits_w if p_start <= h.start < s_start]
+                    # not a place an earlier sentence ranks or compares in (增速居全省第3位。…)
+                    # nor the whole it took a share of: those were no subject there either
+                    earlier_fields = self._denominator_spans(t, p_start, s_start)
+                    earlier = [h for h in region_hits_w if p_start <= h.start < s_start
+                               and not inside(h.start, earlier_fields) and not compared_field(t, h, strict=True)]
                     if earlier:
                         topic_sentence = max(sentence_start(t, p_start, h.start) for h in earlier)
                         region = next(h for h in earlier if h.start >= topic_sentence)
