@@ -231,6 +231,10 @@ class HomeResolver:
         level = h.code[1:]
         if level == "province" and h.raw in DISTRICT_WORDS and home and not self.autonomous(home):
             return "county"
+        # 全市 in a bulletin of a county-level city (昆山市, 库尔勒市) is that city, not its prefecture
+        if level == "prefecture" and h.raw.endswith("市") and self.vocab.level_class(home) == "county" \
+                and self.vocab.region_name(home).endswith("市"):
+            return "county"
         return level
 
     def _home_from_url(self, url: str) -> str:
