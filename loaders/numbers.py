@@ -191,6 +191,8 @@ class QuantityFinder:
             number = parse_cn_number(raw)
             if number is None:
                 return None
+        if q_start > 0 and text[q_start - 1] == "每" and (before or "") == "":
+            return None  # 每万人发明专利拥有量, 每千人口床位: the base of a rate, not a count
         unit = self.vocab.units.get(unit_raw)
         scale = self.vocab.scales.get(scale_raw, 1.0)
         end = m.end()
