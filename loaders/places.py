@@ -25,7 +25,9 @@ NOT_SUBJECT_PLACE = re.compile(r"在[^，,；;。\d]{1,10}?(?:举行|召开|举�
                                r"(?:^|(?<=\n))[\u4e00-\u9fff]{2,4}讯(?=[(（])|"
                                # 自治区下达的…目标任务, 自治区考核的区外到位资金: who sets a target or
                                # assesses a figure is not whom it is for
-                               r"[\u4e00-\u9fff]{1,8}?下达(?:的)?|[\u4e00-\u9fff]{1,6}?(?:考核|设定|核定)的")
+                               r"[\u4e00-\u9fff]{1,8}?下达(?:的)?|[\u4e00-\u9fff]{1,6}?(?:考核|设定|核定)的|"
+                               # 对香港地区出口, 对台湾地区进口: a trade partner, not who trades
+                               r"对[^，,；;。、\d]{1,10}?(?=进出口|出口|进口)")
 ORGANISATION = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:集团|公司|钢铁|银行|证券|大学|学院|医院|日报|电视台)|"
                           r"(?:地委|市委|县委|州委|区委|省委|盟委|旗委|党委|委|人民政府|政府)(?!会)")
 # 信阳市统计局, 和田地区招商局, 自治区商务厅: a government body speaks for its place (it tells where
