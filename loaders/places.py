@@ -202,12 +202,12 @@ class HomeResolver:
         # 全区/我区 speak of the autonomous region, 全市 of the city: each relative reference
         # supports the named place, or its ancestor, at that level
         named = list(score)
-        by_level: dict[tuple[str, bool], float] = {}
+        by_level: dict[tuple[str, bool, bool], float] = {}
         for h, weight in relative:
-            key = (h.code[1:], h.raw in DISTRICT_WORDS)
+            key = (h.code[1:], h.raw in DISTRICT_WORDS, h.raw.endswith("市"))
             by_level[key] = by_level.get(key, 0) + weight
-        for (level, district), weight in by_level.items():
-            for node in {next((c for c in self.vocab.lineage(code) if self.vocab.level_class(c) == level), "")
+        for (level, district, city), weight in by_level.items():
+            for node in {self._supported(code, level, city, named)
                          for code in named if not (district and not self.autonomous(code))} - {""}:
                 score[node] = score.get(node, 0) + weight
                 first.setdefault(node, first.get(node, 0))
@@ -223,6 +223,18 @@ class HomeResolver:
             home = self.vocab.region_parent(home)
         return home
 
+    def _supported(self, code: str, level: str, city: bool, named: list[str]) -> str:
+        """The place a relative reference at `level` supports for a named place: its ancestor at
+        that level; a county-level city (汉川市) for 全市 when its prefecture is not named, since
+        its own bulletins call it 全市."""
+        if city and self._city_of_county_level(code, level) and self.vocab.region_parent(code) not in named:
+            return code
+        return next((c for c in self.vocab.lineage(code) if self.vocab.level_class(c) == level), "")
+
+    def _city_of_county_level(self, code: str, level: str) -> bool:
+        return level == "prefecture" and self.vocab.level_class(code) == "county" \
+            and self.vocab.region_name(code).endswith("市")
+
     def autonomous(self, code: str) -> bool:
         """Whether the place lies in an autonomous region (新疆, 广西 …), whose bulletins call it 全区."""
         return self.vocab.region_name(self.vocab.province_of(code)).endswith("自治区")
@@ -234,8 +246,7 @@ class HomeResolver:
         if level == "province" and h.raw in DISTRICT_WORDS and home and not self.autonomous(home):
             return "county"
         # 全市 in a bulletin of a county-level city (昆山市, 库尔勒市) is that city, not its prefecture
-        if level == "prefecture" and h.raw.endswith("市") and self.vocab.level_class(home) == "county" \
-                and self.vocab.region_name(home).endswith("市"):
+        if h.raw.endswith("市") and self._city_of_county_level(home, level):
             return "county"
         return level
 
