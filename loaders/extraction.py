@@ -282,7 +282,8 @@ class Extractor:
                         statement = s_start  # ；实现利润715.09亿元: the same subject goes on
                     industry = last_before([h for h in industry_hits_w if statement <= h.start < clause_start
                                              and not inside(h.start, denominators)], q.start)
-                breakdown = self._breakdown(t, breakdown_hits_w, clause_start, s_start, q.start, denominators)
+                breakdown = self._breakdown(t, breakdown_hits_w, clause_start, s_start, q.start, denominators,
+                                            subj_regions)
                 if title_park and "园区=" not in breakdown:
                     breakdown = ";".join(filter(None, [breakdown, title_park]))
                 metric = self._metric(t, metric_hits_w, s_start, p_start, q, denominators, measure)
@@ -460,9 +461,14 @@ class Extractor:
         return None, 1, 0.0
 
     def _breakdown(self, t: str, hits: list[Hit], clause_start: int, s_start: int, q_start: int,
-                   denominators: list[tuple[int, int]]) -> str:
+                   denominators: list[tuple[int, int]], regions: list[Hit] = ()) -> str:
+        # a place named after where money came from starts another subject (引进粤港澳大湾区到位
+        # 资金…，全区共引进…到位资金…，同比增长…): the source is not carried past it (a park is a
+        # place of its own, and stays)
+        since = max([s_start] + [h.start for h in regions if h.start < q_start])
         usable = [h for h in hits if s_start <= h.start < q_start and not inside(h.start, denominators)]
         local = [h for h in usable if h.start >= clause_start]
+        usable = [h for h in usable if h.start >= since or h.code.startswith("园区=")]
         # the terms of this clause, else the list nearest before it (北京、重庆、广东…到位金额)
         chosen = local or list_run(usable, t, q_start)
         seen: list[str] = []
