@@ -61,6 +61,8 @@ _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
 THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
+# 其中，亿元以上项目28个: a sentence that opens with 其中 goes on about part of what was just stated
+PART_OPENING = re.compile(r"\s*其中")
 
 
 @dataclass(slots=True)   # millions of them in a large run
@@ -205,6 +207,7 @@ class Extractor:
         title_park = self._title_park(doc)
         lead_period = self.periods.lead_period(doc, period_hits, sentences, quantities)
         last_metric = ""
+        last_stated: tuple[int, str] | None = None   # the paragraph and breakdown of the last figure
         metric_by_unit: dict[str, str] = {}
         # Every rule looks at most from the paragraph start to the sentence end: cut each list
         # to that window once per sentence instead of scanning the whole document.
@@ -236,6 +239,10 @@ class Extractor:
             period_hits_w = window(period_hits, period_starts, p_start, s_end)
             prev: Mention | None = None
             prev_q: Quantity | None = None
+            # a part (其中…) is of the breakdown of the whole stated just before it (a sentence's
+            # own industry names the part better than the whole's: 其中，神华…销售煤炭)
+            part_of = last_stated if last_stated is not None and last_stated[0] == p_start \
+                and PART_OPENING.match(t, s_start) else None
             denominators = self._denominator_spans(t, s_start, s_end)
             subj_regions = [h for h in region_hits_w if s_start <= h.start < s_end
                             and not inside(h.start, denominators) and not compared_field(t, h, strict=True)]
@@ -344,6 +351,8 @@ class Extractor:
                 implied = self.vocab.metrics.get(metric.code if metric else metric_code, {}).get("industry_code", "")
                 if industry is None and implied in self.vocab.industries:
                     industry = Hit(q.start, q.start, implied, "")  # 接待游客 is tourism
+                if part_of is not None and not breakdown:
+                    breakdown = part_of[1]
                 if "year" in override:
                     period = Period(int(override["year"]), 12, "year", period.start, True)
                 if "quarter" in override:
@@ -382,6 +391,7 @@ class Extractor:
                 m.quote = doc.text[m.char_start:m.char_end]
                 mentions.append(m)
                 prev, prev_q = m, q
+                last_stated = (p_start, breakdown)
                 last_metric = metric_code or last_metric
                 if metric_code and measure in ("level", "target", "change"):
                     metric_by_unit[_unit_family(q.unit)] = metric_code
