@@ -61,6 +61,8 @@ _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
 THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
+# 汽车、家电等: names listed as examples, not the subject of what follows
+EXAMPLES_AFTER = re.compile(r"[^，,；;。\d]{0,12}?等")
 # 其中，亿元以上项目28个: a sentence that opens with 其中 goes on about part of what was just stated
 PART_OPENING = re.compile(r"\s*其中")
 
@@ -289,6 +291,10 @@ class Extractor:
                         statement = s_start  # ；实现利润715.09亿元: the same subject goes on
                     industry = last_before([h for h in industry_hits_w if statement <= h.start < clause_start
                                              and not inside(h.start, denominators)], q.start)
+                    if industry is not None and EXAMPLES_AFTER.match(t, industry.end):
+                        # the examples of an earlier clause (得益于汽车、家电等…补贴，…社会消费品零售
+                        # 总额; 汽车制造业、…医药制造业等六大重点行业…，合计增长) are no subject
+                        industry = None
                 breakdown = self._breakdown(t, breakdown_hits_w, clause_start, s_start, q.start, denominators,
                                             subj_regions)
                 if title_park and "园区=" not in breakdown:
