@@ -39,7 +39,7 @@ YEAR_LIST = re.compile(r"(?:19|20)\d\d年?(?:\s*[、和及与]\s*(?:19|20)\d\d�
 # verbs and particles around a figure that are not part of what it measures
 UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达到|达|为|有|已)+|(?:共|累计|共计|达到|达|为|是|有|约|近|超过|超|逾)+$")
 # a statement after a semicolon that starts with a verb goes on about the same subject
-CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共)")
+CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共|总产量|产量|亩产|单产)")
 ACTUAL = re.compile(r"已|实际|累计")
 SUBDIVISIONS = re.compile(r"(?:个)?(?:市州|州市|地州市|盟市|县市区|县市|县区|区县|市县|县（市、区）|县\(市、区\)|乡镇|市区)")
 BASE_YEAR = re.compile(r"(?:比|较|与|同)((?:19|20)\d\d)年(?:同期|全年)?(?:相比)?[^，,；;。\d]{0,6}$")
