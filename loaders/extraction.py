@@ -277,14 +277,20 @@ class Extractor:
                         region = next(h for h in earlier if h.start >= topic_sentence)
                     else:
                         region = topics.get(p_start)
-                industry = last_before([h for h in industry_hits_w if clause_start <= h.start < q.start
+                # 第一产业增加值增长6.1%、建筑业增加值增长20.1%、社会消费品零售总额增长13.1%: an item
+                # of a list that names its own metric starts its own subject
+                item_start = clause_start
+                if prev_q is not None and clause_start <= prev_q.end <= q.start and t.startswith("、", prev_q.end) \
+                        and any(prev_q.end <= h.start and h.end <= q.start for h in metric_hits_w):
+                    item_start = prev_q.end
+                industry = last_before([h for h in industry_hits_w if item_start <= h.start < q.start
                                          and not inside(h.start, denominators)], q.start)
                 if industry is None and measure in ("level", "target", "change"):
                     # 12个二产项目: a count names what it counts right after its classifier
                     industry = next((h for h in industry_hits_w if h.start == q.end), None)
                 if industry is not None and "等" in t[industry.end:q.start]:
                     industry = None  # 旅游开发等7大类、总投资1166亿元: the figure sums the listed kinds
-                if industry is None:
+                if industry is None and item_start == clause_start:
                     # earlier clauses of the statement; a semicolon starts another statement
                     statement = max(s_start, t.rfind("；", s_start, clause_start) + 1, t.rfind(";", s_start, clause_start) + 1)
                     if CONTINUES.match(t, statement):
