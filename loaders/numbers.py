@@ -62,6 +62,10 @@ BARE_ITEM = re.compile(r"(?<![\d.])(?P<num>\d+(?:\.\d+)?)\s*[、和及与]\s*$")
 RESPECTIVELY = re.compile(r"(?:分别|依次)(?:为|是|达|达到|增长|下降|增加|减少|提高)?\s*$")
 
 
+# words that start with 成, so that a numeral before them (这一成绩) is no share in tenths
+CHENG_WORDS = tuple("绩果就功为本立交熟效员型品都长")
+
+
 class QuantityFinder:
     def __init__(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
@@ -191,6 +195,8 @@ class QuantityFinder:
             number = parse_cn_number(raw)
             if number is None:
                 return None
+        if unit_raw == "成" and text.startswith(CHENG_WORDS, m.end("unit")):
+            return None  # 这一成绩, 三成果: 成 begins a word (成绩, 成果), it is no tenth
         if q_start > 0 and text[q_start - 1] == "每" and (before or "") == "":
             return None  # 每万人发明专利拥有量, 每千人口床位: the base of a rate, not a count
         unit = self.vocab.units.get(unit_raw)
