@@ -61,6 +61,7 @@ _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
 THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
+RANGE_SEP = re.compile(r"^\s*(?:—|–|-|~|～|至|到)\s*$")
 # 汽车、家电等: names listed as examples, not the subject of what follows
 EXAMPLES_AFTER = re.compile(r"[^，,；;。\d]{0,12}?等")
 # 其中，亿元以上项目28个: a sentence that opens with 其中 goes on about part of what was just stated
@@ -457,6 +458,9 @@ class Extractor:
         if prev is not None and prev_q is not None and LIST_SEP.match(t[prev_q.end:q.start]) \
                 and (prev_q.unit == q.unit or q.is_times or prev_q.is_times):
             # the next item of a list (53.87%、48.72%) has the measure of the first
+            return prev.measure, 1 if prev.value >= 0 or prev.measure not in ("yoy_pct", "pp_change", "change") else -1, 0.0
+        if prev is not None and prev_q is not None and prev_q.unit == q.unit and RANGE_SEP.match(t[prev_q.end:q.start]):
+            # 增长5%—6%: the end of a range measures what its start does
             return prev.measure, 1 if prev.value >= 0 or prev.measure not in ("yoy_pct", "pp_change", "change") else -1, 0.0
         # the words right before the number decide first, then what follows it, then the sentence
         actual = ACTUAL.search(text) is not None or "到位" in text and PLANNED.search(text) is None
