@@ -59,7 +59,7 @@ UNIT_LABELS = ("单位:", "单位：", "单位: ", "单位")
 LIST_JOINER = re.compile(r"\s*[、和及与]\s*")
 # Anchored at the search's end: the item just before the next one, not the first in the window.
 BARE_ITEM = re.compile(r"(?<![\d.])(?P<num>\d+(?:\.\d+)?)\s*[、和及与]\s*$")
-RESPECTIVELY = re.compile(r"(?:分别|依次)(?:为|是|达|达到|增长|下降|增加|减少|提高)?\s*$")
+RESPECTIVELY = re.compile(r"(?:分别|依次)(?:为|是|达|达到|增长|下降|增加|减少|提高|回落|加快|高出|高于|低于|快于|慢于|高|低|快|慢)?\s*$")
 
 
 # words that start with 成, so that a numeral before them (这一成绩) is no share in tenths
