@@ -62,6 +62,7 @@ RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?!
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
 THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
 RANGE_SEP = re.compile(r"^\s*(?:—|–|-|~|～|至|到)\s*$")
+PROVINCE_SLOT = "{province}"   # a breakdown value naming the bulletin's province (its free-trade zone)
 # 汽车、家电等: names listed as examples, not the subject of what follows
 EXAMPLES_AFTER = re.compile(r"[^，,；;。\d]{0,12}?等")
 # 其中，亿元以上项目28个: a sentence that opens with 其中 goes on about part of what was just stated
@@ -412,6 +413,12 @@ class Extractor:
                                          subj_regions, period_hits_w, p_start, lead_period))
         mentions.extend(self._table_mentions(doc, tables, region_hits, industry_hits, breakdown_hits, period_hits,
                                              default_region, lead_period, mentions))
+        # 自贸试验区 in a bulletin names its own province's free-trade zone (中国（四川）自由贸易试验区)
+        province = self.vocab.province_of(home) if home else ""
+        zone = self.vocab.short_name(province) if province else ""
+        for m in mentions:
+            if PROVINCE_SLOT in m.breakdown:
+                m.breakdown = m.breakdown.replace(f"（{PROVINCE_SLOT}）" if not zone else PROVINCE_SLOT, zone)
         mentions.sort(key=lambda m: (m.char_start, m.char_end, m.measure, m.value))
         for i, m in enumerate(mentions, 1):
             m.mention_seq = i
