@@ -41,7 +41,9 @@ UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达�
 # a statement after a semicolon that starts with a verb goes on about the same subject
 CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共|总产量|产量|亩产|单产)")
 ACTUAL = re.compile(r"已|实际|累计")
-SUBDIVISIONS = re.compile(r"(?:个)?(?:市州|州市|地州市|盟市|县市区|县市|县区|区县|市县|县（市、区）|县\(市、区\)|乡镇|市区)")
+SUBDIVISIONS = re.compile(r"(?:个)?(?:市州|州市|地州市|盟市|县市区|县市|县区|区县|市县|旗县|乡镇|市区|"
+                          # 21个市（州）, 10个县（区）, 7个旗（县、区）: the level word and its kin in brackets
+                          r"[市州县区旗盟](?:（[市州县区旗盟、]{1,7}）|\([市州县区旗盟、]{1,7}\)))")
 BASE_YEAR = re.compile(r"(?:比|较|与|同)((?:19|20)\d\d)年(?:同期|全年)?(?:相比)?[^，,；;。\d]{0,6}$")
 BASE_RATE = re.compile(r"增长率|增速|增幅|比重|占比")   # what a compared period's rate is a value of
 PART_OF = re.compile(r"其中|按[^，,；;。]{1,8}?分")
