@@ -63,6 +63,8 @@ _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
 THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
+# a share's change against a year before, stated after the share (…，较去年同期提高26.26%)
+SHARE_CHANGE = re.compile(r"^[，,]?\s*(?:比|较)(?:去年|上年)(?:同期|末|底)?(?:提高|提升|上升|增加|下降|降低|回落|减少)(?:了)?$")
 RANGE_SEP = re.compile(r"^\s*(?:—|–|-|~|～|至|到)\s*$")
 PROVINCE_SLOT = "{province}"   # a breakdown value naming the bulletin's province (its free-trade zone)
 # 汽车、家电等: names listed as examples, not the subject of what follows
@@ -260,6 +262,10 @@ class Extractor:
                 measure, sign, offset = self._measure(t, s_start, q, local, prev, prev_q)
                 if measure is None:
                     continue
+                if measure == "yoy_pct" and prev is not None and prev.measure == "share_pct" \
+                        and SHARE_CHANGE.search(local) and not any(clause_start <= h.start < q.start for h in metric_hits_w):
+                    # 占…的62.73%，较去年同期提高26.26%: the share rose, by percentage points
+                    measure = "pp_change"
                 if measure != "completion_pct" and inside(q.start, goals):
                     measure = "target"
                 # subject: explicit in the sentence before the number, else carried
