@@ -62,6 +62,8 @@ BARE_ITEM = re.compile(r"(?<![\d.])(?P<num>\d+(?:\.\d+)?)\s*[、和及与]\s*$")
 RESPECTIVELY = re.compile(r"(?:分别|依次)(?:为|是|达|达到|增长|下降|增加|减少|提高|回落|加快|高出|高于|低于|快于|慢于|高|低|快|慢)?\s*$")
 
 
+# a web page's time stamp, which counters (2次, 15人) follow on the same line
+STAMP_BEFORE = re.compile(r"(?:19|20)\d\d[-/.年]\d{1,2}[-/.月]\d{1,2}日?\s+\d{1,2}:\d{2}(?::\d{2})?[^\n\d]{0,12}$")
 # words that start with 成, so that a numeral before them (这一成绩) is no share in tenths
 CHENG_WORDS = tuple("绩果就功为本立交熟效员型品都长")
 
@@ -206,6 +208,8 @@ class QuantityFinder:
             after_text = text[end: end + 6].lstrip("多余")
             if after_text.startswith(self.non_stat_words):
                 return None  # 5个多小时: a duration, not a count
+            if STAMP_BEFORE.search(text, max(0, q_start - 40), q_start):
+                return None  # 2025-07-12 16:19:03  2次: a page's counter beside its time stamp
         if text.startswith("级", end) or (after == "以上" and end < len(text)
                                          and ("\u4e00" <= text[end] <= "\u9fff")):
             return None  # 千亿元级工程, 10亿元以上项目, 增速在20%以上的: a size class, not a quantity
