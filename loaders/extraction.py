@@ -63,6 +63,7 @@ _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
 THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
+AREA_NOUN = re.compile(r"[园城市景社片厂矿辖库校街镇]区")   # nouns ending in 区 (园区, 城区, 景区 …)
 # a share's change against a year before, stated after the share (…，较去年同期提高26.26%)
 SHARE_CHANGE = re.compile(r"^[，,]?\s*(?:比|较)(?:去年|上年)(?:同期|末|底)?(?:提高|提升|上升|增加|下降|降低|回落|减少)(?:了)?$")
 RANGE_SEP = re.compile(r"^\s*(?:—|–|-|~|～|至|到)\s*$")
@@ -164,7 +165,9 @@ class Extractor:
         # 城镇化率 is a rate of the whole place, not a figure of its towns
         breakdown_hits = [b for b in self.breakdowns.find(t, body, len(t))
                           if not any(p.start <= b.start < p.end for p in parks)
-                          and not (b.code.startswith("城乡=") and t.startswith("化", b.end))]
+                          and not (b.code.startswith("城乡=") and t.startswith("化", b.end))
+                          # 园区内, 城区内, 景区内: the 区 ends another noun, it is no 区内 (within the region)
+                          and not (t.startswith("区", b.start) and AREA_NOUN.match(t, max(0, b.start - 1)))]
         covered = [(b.start, b.end) for b in breakdown_hits]  # 乌鲁木齐片区 is a park, not 乌鲁木齐市
         venues = [m.span() for m in self.not_subject.finditer(t, body)]
         # 山东钢铁, 兰州日报: a place at the head of an organisation's name
