@@ -14,6 +14,8 @@ from .gazetteer import RegionMatcher
 from .matching import HEADING, Hit, TermMatcher, clause_end, inside, sentence_start
 from .vocabulary import Vocabulary
 
+# what may follow the place a section heading names (一、东源县, （二）和平县经济运行情况)
+PLACE_HEADING = re.compile(r"[\u4e00-\u9fff]{0,8}\s*\n?")
 DISTRICT_WORDS = ("全区", "我区", "本区", "该区")
 UNKNOWN_LEVEL = {"市": "prefecture", "州": "prefecture", "盟": "prefecture", "区": "prefecture",
                  "县": "county", "旗": "county"}   # an unknown name's level, by its last character
@@ -121,7 +123,13 @@ class HomeResolver:
                 topics[a] = topic
             if HEADING.match(t, a):
                 topic, sectioned = None, True
+                head = a
                 a = t.find("\n", a, b) + 1 or b   # the paragraph proper starts below its heading
+                # 一、东源县: a heading that names one place below the home opens its section
+                named = hits[bisect.bisect_left(starts, head):bisect.bisect_left(starts, a)]
+                if len(named) == 1 and self._below(named[0], home) \
+                        and PLACE_HEADING.fullmatch(t, named[0].end, a):
+                    topic = topics[head] = named[0]
                 while a < b and t[a].isspace():
                     a += 1
             if not sectioned:
@@ -130,10 +138,11 @@ class HomeResolver:
             lead = hits[i] if i < len(hits) and hits[i].start < min(b, a + 12) else None
             if lead is None or any(c in "。！？" for c in t[a:lead.start]):
                 continue
-            below_home = bool(lead.code) and not lead.code.startswith("@") and lead.code != home \
-                and home in self.vocab.lineage(lead.code)
-            topic = lead if below_home else None
+            topic = lead if self._below(lead, home) else None
         return topics
+
+    def _below(self, h: Hit, home: str) -> bool:
+        return bool(h.code) and not h.code.startswith("@") and h.code != home and home in self.vocab.lineage(h.code)
 
     def nested(self, hits: list[Hit]) -> list[Hit]:
         """内蒙古自治区包头市, 新疆喀什地区: a place written with its province before it is the place."""
