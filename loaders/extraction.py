@@ -290,6 +290,11 @@ class Extractor:
                         region = next(h for h in earlier if h.start >= topic_sentence)
                     else:
                         region = topics.get(p_start)
+                if region is not None and region.code == home and (topic := topics.get(p_start)) is not None \
+                        and self.vocab.relative_regions.get(region.raw) == self.vocab.level_class(topic.code):
+                    # 三、龙川县 …全县规模以上工业增加值: a reference below the home's level, in the
+                    # section of a place at that level, is that place
+                    region = Hit(region.start, region.end, topic.code, region.raw)
                 # 第一产业增加值增长6.1%、建筑业增加值增长20.1%、社会消费品零售总额增长13.1%: an item
                 # of a list that names its own metric starts its own subject
                 item_start = clause_start
