@@ -64,6 +64,7 @@ RESPECTIVELY = re.compile(r"(?:分别|依次)(?:为|是|达|达到|增长|下降
 
 # a web page's time stamp, which counters (2次, 15人) follow on the same line
 STAMP_BEFORE = re.compile(r"(?:19|20)\d\d[-/.年]\d{1,2}[-/.月]\d{1,2}日?\s+\d{1,2}:\d{2}(?::\d{2})?[^\n\d]{0,12}$")
+LIFE_EXPECTANCY = re.compile(r"(?:预期|平均)寿命(?:达到|达|为|是|提高到|提高至)?(?:约|近)?$")
 # words that start with 成, so that a numeral before them (这一成绩) is no share in tenths
 CHENG_WORDS = tuple("绩果就功为本立交熟效员型品都长")
 
@@ -222,9 +223,11 @@ class QuantityFinder:
         assert unit is not None
         value = number * scale * unit.factor
         value = float(f"{value:.10g}")
+        # 人均预期寿命达到78.5岁: a population's life expectancy is a statistic, a person's age is not
+        keep = unit.keep or unit.unit == "age" and LIFE_EXPECTANCY.search(text, max(0, q_start - 12), q_start) is not None
         return Quantity(q_start, end, num_start, value, raw, unit.unit,
                         (mid0 or "") + scale_raw + (mid or "") + unit_raw + (after or ""), approx,
-                        False, unit.keep, bool(ordinal))
+                        False, keep, bool(ordinal))
 
     def _range_start(self, text: str, m: re.Match[str], q: Quantity) -> Quantity | None:
         """150到200毫升, 3至5亿元: the first number of a range takes the unit of the second, and its
