@@ -255,6 +255,7 @@ class Extractor:
             part_of = last_stated if last_stated is not None and last_stated[0] == p_start \
                 and PART_OPENING.match(t, s_start) else None
             denominators = self._denominator_spans(t, s_start, s_end)
+            earlier_fields: list[tuple[int, int]] | None = None   # those of the paragraph before the sentence
             subj_regions = [h for h in region_hits_w if s_start <= h.start < s_end
                             and not inside(h.start, denominators) and not compared_field(t, h, strict=True)]
             assigned = self._respectively(t, s_start, s_end, qs, subj_regions, industry_hits_w, breakdown_hits_w,
@@ -282,7 +283,8 @@ class Extractor:
                     # the topic (first place named) of the latest earlier sentence of the paragraph
                     # not a place an earlier sentence ranks or compares in (增速居全省第3位。…)
                     # nor the whole it took a share of: those were no subject there either
-                    earlier_fields = self._denominator_spans(t, p_start, s_start)
+                    if earlier_fields is None:
+                        earlier_fields = self._denominator_spans(t, p_start, s_start)
                     earlier = [h for h in region_hits_w if p_start <= h.start < s_start
                                and not inside(h.start, earlier_fields) and not compared_field(t, h, strict=True)]
                     if earlier:
