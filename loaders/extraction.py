@@ -64,6 +64,8 @@ RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?!
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
 THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
 AREA_NOUN = re.compile(r"[园城市景社片厂矿辖库校街镇]区")   # nouns ending in 区 (园区, 城区, 景区 …)
+URBAN_RURAL = re.compile(r"城乡(?:常住)?居民(?![^，,；;。]{0,12}?(?:比|之比|差距))")
+URBAN_RURAL_PARTS = ("城乡=城镇", "城乡=农村")
 # a share's change against a year before, stated after the share (…，较去年同期提高26.26%)
 SHARE_CHANGE = re.compile(r"^[，,]?\s*(?:比|较)(?:去年|上年)(?:同期|末|底)?(?:提高|提升|上升|增加|下降|降低|回落|减少)(?:了)?$")
 RANGE_SEP = re.compile(r"^\s*(?:—|–|-|~|～|至|到)\s*$")
@@ -664,6 +666,11 @@ class Extractor:
                     for q, h in zip(group, run):
                         out[id(q)] = {key: (h if key != "breakdown" else h.code)}
                     break
+            else:
+                # 城乡居民人均可支配收入分别为45230元和21560元: 城乡 names town and country, in that order
+                if len(group) == 2 and URBAN_RURAL.search(t, s_start, at):
+                    for q, part in zip(group, URBAN_RURAL_PARTS):
+                        out[id(q)] = {"breakdown": part}
         return out
 
     def _collective(self, t: str, s_start: int, qs: list[Quantity], out: dict[int, dict[str, object]]) -> None:
