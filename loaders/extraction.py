@@ -348,7 +348,11 @@ class Extractor:
                     own_part = industry is None and not breakdown \
                         and PART_OF.search(t, max(0, s_start - 1), q.start) is not None \
                         and self._metric_words(t, clause_start, q, region_hits_w, industry_hits_w, period_hits_w)
-                    metric_code = "" if own_part else metric_by_unit.get(_unit_family(q.unit), "")
+                    # a rate named by words of its own (研发经费投入强度提升至2.3%) is no other rate
+                    # stated before it (城镇化率)
+                    own_rate = q.unit == "percent" and not own_part \
+                        and self._metric_words(t, clause_start, q, region_hits_w, industry_hits_w, period_hits_w)
+                    metric_code = "" if own_part or own_rate else metric_by_unit.get(_unit_family(q.unit), "")
                 else:
                     metric_code = prev.metric_code if prev else last_metric
                 metric_raw = prev.metric_raw if follow_prev else metric.raw if metric else (
