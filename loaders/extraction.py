@@ -240,8 +240,9 @@ class Extractor:
             p_index = bisect.bisect_right(para_starts, s_start) - 1
             p_start, p_end = paragraphs[p_index]
             if p_start != current_paragraph:
-                # "the last metric measured in this unit" holds within a paragraph only
-                current_paragraph, metric_by_unit = p_start, {}
+                # "the last metric measured in this unit", and the last metric at all, hold within a
+                # paragraph only
+                current_paragraph, metric_by_unit, last_metric = p_start, {}, ""
             qs = window(quantities, q_starts, s_start, s_end)
             if not qs and not RATIO.search(t, s_start, s_end):
                 continue
