@@ -316,6 +316,8 @@ class HomeResolver:
                 code = next((c for c in lineage if self.vocab.level_class(c) == level), "")
                 if not code and level == "province" and home_province:
                     code = home_province
+                if not code and level == "prefecture" and self.vocab.region_name(home_province).endswith("市"):
+                    code = home_province   # 全市 in a district of 北京市 or 重庆市 is the municipality
                 regions.append(Hit(h.start, h.end, code or home, h.raw if code or home else home_raw or h.raw))
                 continue
             if self.is_funding_source(t, h, home_province):
