@@ -39,9 +39,11 @@ YEAR_LIST = re.compile(r"(?:19|20)\d\d年?(?:\s*[、和及与]\s*(?:19|20)\d\d�
 # verbs and particles around a figure that are not part of what it measures
 UNIT_VERBS = re.compile(r"^(?:共|累计|全年|共计|完成|实现|新增|达到|达|为|有|已)+|(?:共|累计|共计|达到|达|为|是|有|约|近|超过|超|逾)+$")
 # a statement after a semicolon that starts with a verb goes on about the same subject
-CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共)")
+CONTINUES = re.compile(r"\s*(?:实现|完成|增长|下降|同比|比上年|较上年|其中|占|达到|累计|共|总产量|产量|亩产|单产)")
 ACTUAL = re.compile(r"已|实际|累计")
-SUBDIVISIONS = re.compile(r"(?:个)?(?:市州|州市|地州市|盟市|县市区|县市|县区|区县|市县|县（市、区）|县\(市、区\)|乡镇|市区)")
+SUBDIVISIONS = re.compile(r"(?:个)?(?:市州|州市|地州市|盟市|县市区|县市|县区|区县|市县|旗县|乡镇|市区|"
+                          # 21个市（州）, 10个县（区）, 7个旗（县、区）: the level word and its kin in brackets
+                          r"[市州县区旗盟](?:（[市州县区旗盟、]{1,7}）|\([市州县区旗盟、]{1,7}\)))")
 BASE_YEAR = re.compile(r"(?:比|较|与|同)((?:19|20)\d\d)年(?:同期|全年)?(?:相比)?[^，,；;。\d]{0,6}$")
 BASE_RATE = re.compile(r"增长率|增速|增幅|比重|占比")   # what a compared period's rate is a value of
 PART_OF = re.compile(r"其中|按[^，,；;。]{1,8}?分")
@@ -49,7 +51,7 @@ SINCE_LAST_YEAR_END = re.compile(r"(?:比|较)(?:上年|去年)(?:末|底)")
 # 紧盯“引进到位资金212亿元，同比增长15%”的目标任务: every figure of a quoted goal is a target
 QUOTED_GOAL = re.compile(r"“([^“”]{1,80})”(?:的)?(?:目标任务|目标|任务|要求)")
 PLANNED = re.compile(r"计划|力争|拟|目标|预计")
-DENOMINATOR = re.compile(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆|全区|全国|全省)(?=首|第一|率先|最)|"
+DENOMINATOR = re.compile(r"在[^，,；;。\d]{0,12}中(?=的?占)|占|(?:全疆|全区|全国|全省)(?=首|第一(?!产业)|率先|最)|"
                          r"(?:比|较|高于|低于|快于|慢于)(?=[^，,；;。\d]{0,12}(?:增长|增加|提高|下降|减少|回落|\d))|"
                          # a ranking names the field it ranks in: 居吉林省第4位, 保持全省9市州第2位, 位居五市第一
                          r"(?:居|位居|位列|位于|排名|排|列|保持)(?=[^，,；;。]{0,14}?(?:第[一二三四五六七八九十\d]|首位|前列|榜首))|"
@@ -61,6 +63,17 @@ _BRACKET_OR_BREAK = re.compile(r"[(（)）\n]")
 RATIO = re.compile(r"(?<![\d.:])(\d+(?:\.\d+)?)(?:\s*:\s*(\d+(?:\.\d+)?)){2,}(?![\d.:])")
 RATIO_CUE = re.compile(r"(?:结构|比例|之比|比为)")
 THREE_SECTORS = re.compile(r"三次产业|一二三产|三产业")
+AREA_NOUN = re.compile(r"[园城市景社片厂矿辖库校街镇]区")   # nouns ending in 区 (园区, 城区, 景区 …)
+URBAN_RURAL = re.compile(r"城乡(?:常住)?居民(?![^，,；;。]{0,12}?(?:比|之比|差距))")
+URBAN_RURAL_PARTS = ("城乡=城镇", "城乡=农村")
+# a share's change against a year before, stated after the share (…，较去年同期提高26.26%)
+SHARE_CHANGE = re.compile(r"^[，,]?\s*(?:比|较)(?:去年|上年)(?:同期|末|底)?(?:提高|提升|上升|增加|下降|降低|回落|减少)(?:了)?$")
+RANGE_SEP = re.compile(r"^\s*(?:—|–|-|~|～|至|到)\s*$")
+PROVINCE_SLOT = "{province}"   # a breakdown value naming the bulletin's province (its free-trade zone)
+# 汽车、家电等: names listed as examples, not the subject of what follows
+EXAMPLES_AFTER = re.compile(r"[^，,；;。\d]{0,12}?等")
+# 其中，亿元以上项目28个: a sentence that opens with 其中 goes on about part of what was just stated
+PART_OPENING = re.compile(r"\s*其中")
 
 
 @dataclass(slots=True)   # millions of them in a large run
@@ -154,7 +167,9 @@ class Extractor:
         # 城镇化率 is a rate of the whole place, not a figure of its towns
         breakdown_hits = [b for b in self.breakdowns.find(t, body, len(t))
                           if not any(p.start <= b.start < p.end for p in parks)
-                          and not (b.code.startswith("城乡=") and t.startswith("化", b.end))]
+                          and not (b.code.startswith("城乡=") and t.startswith("化", b.end))
+                          # 园区内, 城区内, 景区内: the 区 ends another noun, it is no 区内 (within the region)
+                          and not (t.startswith("区", b.start) and AREA_NOUN.match(t, max(0, b.start - 1)))]
         covered = [(b.start, b.end) for b in breakdown_hits]  # 乌鲁木齐片区 is a park, not 乌鲁木齐市
         venues = [m.span() for m in self.not_subject.finditer(t, body)]
         # 山东钢铁, 兰州日报: a place at the head of an organisation's name
@@ -205,6 +220,7 @@ class Extractor:
         title_park = self._title_park(doc)
         lead_period = self.periods.lead_period(doc, period_hits, sentences, quantities)
         last_metric = ""
+        last_stated: tuple[int, str] | None = None   # the paragraph and breakdown of the last figure
         metric_by_unit: dict[str, str] = {}
         # Every rule looks at most from the paragraph start to the sentence end: cut each list
         # to that window once per sentence instead of scanning the whole document.
@@ -224,8 +240,9 @@ class Extractor:
             p_index = bisect.bisect_right(para_starts, s_start) - 1
             p_start, p_end = paragraphs[p_index]
             if p_start != current_paragraph:
-                # "the last metric measured in this unit" holds within a paragraph only
-                current_paragraph, metric_by_unit = p_start, {}
+                # "the last metric measured in this unit", and the last metric at all, hold within a
+                # paragraph only
+                current_paragraph, metric_by_unit, last_metric = p_start, {}, ""
             qs = window(quantities, q_starts, s_start, s_end)
             if not qs and not RATIO.search(t, s_start, s_end):
                 continue
@@ -236,7 +253,12 @@ class Extractor:
             period_hits_w = window(period_hits, period_starts, p_start, s_end)
             prev: Mention | None = None
             prev_q: Quantity | None = None
+            # a part (其中…) is of the breakdown of the whole stated just before it (a sentence's
+            # own industry names the part better than the whole's: 其中，神华…销售煤炭)
+            part_of = last_stated if last_stated is not None and last_stated[0] == p_start \
+                and PART_OPENING.match(t, s_start) else None
             denominators = self._denominator_spans(t, s_start, s_end)
+            earlier_fields: list[tuple[int, int]] | None = None   # those of the paragraph before the sentence
             subj_regions = [h for h in region_hits_w if s_start <= h.start < s_end
                             and not inside(h.start, denominators) and not compared_field(t, h, strict=True)]
             assigned = self._respectively(t, s_start, s_end, qs, subj_regions, industry_hits_w, breakdown_hits_w,
@@ -247,6 +269,10 @@ class Extractor:
                 measure, sign, offset = self._measure(t, s_start, q, local, prev, prev_q)
                 if measure is None:
                     continue
+                if measure == "yoy_pct" and prev is not None and prev.measure == "share_pct" \
+                        and SHARE_CHANGE.search(local) and not any(clause_start <= h.start < q.start for h in metric_hits_w):
+                    # 占…的62.73%，较去年同期提高26.26%: the share rose, by percentage points
+                    measure = "pp_change"
                 if measure != "completion_pct" and inside(q.start, goals):
                     measure = "target"
                 # subject: explicit in the sentence before the number, else carried
@@ -258,27 +284,48 @@ class Extractor:
                     region = last_before([h for h in subj_regions if h.start >= clause_start], q.start)
                 elif region is None:
                     # the topic (first place named) of the latest earlier sentence of the paragraph
-                    earlier = [h for h in region_hits_w if p_start <= h.start < s_start]
+                    # not a place an earlier sentence ranks or compares in (增速居全省第3位。…)
+                    # nor the whole it took a share of: those were no subject there either
+                    if earlier_fields is None:
+                        earlier_fields = self._denominator_spans(t, p_start, s_start)
+                    earlier = [h for h in region_hits_w if p_start <= h.start < s_start
+                               and not inside(h.start, earlier_fields) and not compared_field(t, h, strict=True)]
                     if earlier:
                         topic_sentence = max(sentence_start(t, p_start, h.start) for h in earlier)
                         region = next(h for h in earlier if h.start >= topic_sentence)
                     else:
                         region = topics.get(p_start)
-                industry = last_before([h for h in industry_hits_w if clause_start <= h.start < q.start
+                if region is not None and region.code == home and (topic := topics.get(p_start)) is not None \
+                        and self.vocab.relative_regions.get(region.raw) == self.vocab.level_class(topic.code):
+                    # 三、龙川县 …全县规模以上工业增加值: a reference below the home's level, in the
+                    # section of a place at that level, is that place
+                    region = Hit(region.start, region.end, topic.code, region.raw)
+                # 第一产业增加值增长6.1%、建筑业增加值增长20.1%、社会消费品零售总额增长13.1%: an item
+                # of a list that names its own metric starts its own subject
+                item_start = clause_start
+                if prev_q is not None and clause_start <= prev_q.end <= q.start and t.startswith("、", prev_q.end) \
+                        and any(prev_q.end <= h.start and h.end <= q.start for h in metric_hits_w):
+                    item_start = prev_q.end
+                industry = last_before([h for h in industry_hits_w if item_start <= h.start < q.start
                                          and not inside(h.start, denominators)], q.start)
                 if industry is None and measure in ("level", "target", "change"):
                     # 12个二产项目: a count names what it counts right after its classifier
                     industry = next((h for h in industry_hits_w if h.start == q.end), None)
                 if industry is not None and "等" in t[industry.end:q.start]:
                     industry = None  # 旅游开发等7大类、总投资1166亿元: the figure sums the listed kinds
-                if industry is None:
+                if industry is None and item_start == clause_start:
                     # earlier clauses of the statement; a semicolon starts another statement
                     statement = max(s_start, t.rfind("；", s_start, clause_start) + 1, t.rfind(";", s_start, clause_start) + 1)
                     if CONTINUES.match(t, statement):
                         statement = s_start  # ；实现利润715.09亿元: the same subject goes on
                     industry = last_before([h for h in industry_hits_w if statement <= h.start < clause_start
                                              and not inside(h.start, denominators)], q.start)
-                breakdown = self._breakdown(t, breakdown_hits_w, clause_start, s_start, q.start, denominators)
+                    if industry is not None and EXAMPLES_AFTER.match(t, industry.end):
+                        # the examples of an earlier clause (得益于汽车、家电等…补贴，…社会消费品零售
+                        # 总额; 汽车制造业、…医药制造业等六大重点行业…，合计增长) are no subject
+                        industry = None
+                breakdown = self._breakdown(t, breakdown_hits_w, clause_start, s_start, q.start, denominators,
+                                            subj_regions)
                 if title_park and "园区=" not in breakdown:
                     breakdown = ";".join(filter(None, [breakdown, title_park]))
                 metric = self._metric(t, metric_hits_w, s_start, p_start, q, denominators, measure)
@@ -302,7 +349,11 @@ class Extractor:
                     own_part = industry is None and not breakdown \
                         and PART_OF.search(t, max(0, s_start - 1), q.start) is not None \
                         and self._metric_words(t, clause_start, q, region_hits_w, industry_hits_w, period_hits_w)
-                    metric_code = "" if own_part else metric_by_unit.get(_unit_family(q.unit), "")
+                    # a rate named by words of its own (研发经费投入强度提升至2.3%) is no other rate
+                    # stated before it (城镇化率)
+                    own_rate = q.unit == "percent" and not own_part \
+                        and self._metric_words(t, clause_start, q, region_hits_w, industry_hits_w, period_hits_w)
+                    metric_code = "" if own_part or own_rate else metric_by_unit.get(_unit_family(q.unit), "")
                 else:
                     metric_code = prev.metric_code if prev else last_metric
                 metric_raw = prev.metric_raw if follow_prev else metric.raw if metric else (
@@ -339,6 +390,8 @@ class Extractor:
                 implied = self.vocab.metrics.get(metric.code if metric else metric_code, {}).get("industry_code", "")
                 if industry is None and implied in self.vocab.industries:
                     industry = Hit(q.start, q.start, implied, "")  # 接待游客 is tourism
+                if part_of is not None and not breakdown:
+                    breakdown = part_of[1]
                 if "year" in override:
                     period = Period(int(override["year"]), 12, "year", period.start, True)
                 if "quarter" in override:
@@ -377,6 +430,7 @@ class Extractor:
                 m.quote = doc.text[m.char_start:m.char_end]
                 mentions.append(m)
                 prev, prev_q = m, q
+                last_stated = (p_start, breakdown)
                 last_metric = metric_code or last_metric
                 if metric_code and measure in ("level", "target", "change"):
                     metric_by_unit[_unit_family(q.unit)] = metric_code
@@ -384,6 +438,12 @@ class Extractor:
                                          subj_regions, period_hits_w, p_start, lead_period))
         mentions.extend(self._table_mentions(doc, tables, region_hits, industry_hits, breakdown_hits, period_hits,
                                              default_region, lead_period, mentions))
+        # 自贸试验区 in a bulletin names its own province's free-trade zone (中国（四川）自由贸易试验区)
+        province = self.vocab.province_of(home) if home else ""
+        zone = self.vocab.short_name(province) if province else ""
+        for m in mentions:
+            if PROVINCE_SLOT in m.breakdown:
+                m.breakdown = m.breakdown.replace(f"（{PROVINCE_SLOT}）" if not zone else PROVINCE_SLOT, zone)
         mentions.sort(key=lambda m: (m.char_start, m.char_end, m.measure, m.value))
         for i, m in enumerate(mentions, 1):
             m.mention_seq = i
@@ -431,6 +491,9 @@ class Extractor:
                 and (prev_q.unit == q.unit or q.is_times or prev_q.is_times):
             # the next item of a list (53.87%、48.72%) has the measure of the first
             return prev.measure, 1 if prev.value >= 0 or prev.measure not in ("yoy_pct", "pp_change", "change") else -1, 0.0
+        if prev is not None and prev_q is not None and prev_q.unit == q.unit and RANGE_SEP.match(t[prev_q.end:q.start]):
+            # 增长5%—6%: the end of a range measures what its start does
+            return prev.measure, 1 if prev.value >= 0 or prev.measure not in ("yoy_pct", "pp_change", "change") else -1, 0.0
         # the words right before the number decide first, then what follows it, then the sentence
         actual = ACTUAL.search(text) is not None or "到位" in text and PLANNED.search(text) is None
         # 计划新建1000个，已开工920个; 计划总投资…，到位资金41亿元: what has happened (money that has
@@ -456,9 +519,14 @@ class Extractor:
         return None, 1, 0.0
 
     def _breakdown(self, t: str, hits: list[Hit], clause_start: int, s_start: int, q_start: int,
-                   denominators: list[tuple[int, int]]) -> str:
+                   denominators: list[tuple[int, int]], regions: list[Hit] = ()) -> str:
+        # a place named after where money came from starts another subject (引进粤港澳大湾区到位
+        # 资金…，全区共引进…到位资金…，同比增长…): the source is not carried past it (a park is a
+        # place of its own, and stays)
+        since = max([s_start] + [h.start for h in regions if h.start < q_start])
         usable = [h for h in hits if s_start <= h.start < q_start and not inside(h.start, denominators)]
         local = [h for h in usable if h.start >= clause_start]
+        usable = [h for h in usable if h.start >= since or h.code.startswith("园区=")]
         # the terms of this clause, else the list nearest before it (北京、重庆、广东…到位金额)
         chosen = local or list_run(usable, t, q_start)
         seen: list[str] = []
@@ -603,6 +671,11 @@ class Extractor:
                     for q, h in zip(group, run):
                         out[id(q)] = {key: (h if key != "breakdown" else h.code)}
                     break
+            else:
+                # 城乡居民人均可支配收入分别为45230元和21560元: 城乡 names town and country, in that order
+                if len(group) == 2 and URBAN_RURAL.search(t, s_start, at):
+                    for q, part in zip(group, URBAN_RURAL_PARTS):
+                        out[id(q)] = {"breakdown": part}
         return out
 
     def _collective(self, t: str, s_start: int, qs: list[Quantity], out: dict[int, dict[str, object]]) -> None:

@@ -59,7 +59,14 @@ UNIT_LABELS = ("单位:", "单位：", "单位: ", "单位")
 LIST_JOINER = re.compile(r"\s*[、和及与]\s*")
 # Anchored at the search's end: the item just before the next one, not the first in the window.
 BARE_ITEM = re.compile(r"(?<![\d.])(?P<num>\d+(?:\.\d+)?)\s*[、和及与]\s*$")
-RESPECTIVELY = re.compile(r"(?:分别|依次)(?:为|是|达|达到|增长|下降|增加|减少|提高)?\s*$")
+RESPECTIVELY = re.compile(r"(?:分别|依次)(?:为|是|达|达到|增长|下降|增加|减少|提高|回落|加快|高出|高于|低于|快于|慢于|高|低|快|慢)?\s*$")
+
+
+# a web page's time stamp, which counters (2次, 15人) follow on the same line
+STAMP_BEFORE = re.compile(r"(?:19|20)\d\d[-/.年]\d{1,2}[-/.月]\d{1,2}日?\s+\d{1,2}:\d{2}(?::\d{2})?[^\n\d]{0,12}$")
+LIFE_EXPECTANCY = re.compile(r"(?:预期|平均)寿命(?:达到|达|为|是|提高到|提高至)?(?:约|近)?$")
+# words that start with 成, so that a numeral before them (这一成绩) is no share in tenths
+CHENG_WORDS = tuple("绩果就功为本立交熟效员型品都长")
 
 
 class QuantityFinder:
@@ -191,6 +198,10 @@ class QuantityFinder:
             number = parse_cn_number(raw)
             if number is None:
                 return None
+        if unit_raw == "成" and text.startswith(CHENG_WORDS, m.end("unit")):
+            return None  # 这一成绩, 三成果: 成 begins a word (成绩, 成果), it is no tenth
+        if q_start > 0 and text[q_start - 1] == "每" and (before or "") == "":
+            return None  # 每万人发明专利拥有量, 每千人口床位: the base of a rate, not a count
         unit = self.vocab.units.get(unit_raw)
         scale = self.vocab.scales.get(scale_raw, 1.0)
         end = m.end()
@@ -198,6 +209,8 @@ class QuantityFinder:
             after_text = text[end: end + 6].lstrip("多余")
             if after_text.startswith(self.non_stat_words):
                 return None  # 5个多小时: a duration, not a count
+            if STAMP_BEFORE.search(text, max(0, q_start - 40), q_start):
+                return None  # 2025-07-12 16:19:03  2次: a page's counter beside its time stamp
         if text.startswith("级", end) or (after == "以上" and end < len(text)
                                          and ("\u4e00" <= text[end] <= "\u9fff")):
             return None  # 千亿元级工程, 10亿元以上项目, 增速在20%以上的: a size class, not a quantity
@@ -210,9 +223,11 @@ class QuantityFinder:
         assert unit is not None
         value = number * scale * unit.factor
         value = float(f"{value:.10g}")
+        # 人均预期寿命达到78.5岁: a population's life expectancy is a statistic, a person's age is not
+        keep = unit.keep or unit.unit == "age" and LIFE_EXPECTANCY.search(text, max(0, q_start - 12), q_start) is not None
         return Quantity(q_start, end, num_start, value, raw, unit.unit,
                         (mid0 or "") + scale_raw + (mid or "") + unit_raw + (after or ""), approx,
-                        False, unit.keep, bool(ordinal))
+                        False, keep, bool(ordinal))
 
     def _range_start(self, text: str, m: re.Match[str], q: Quantity) -> Quantity | None:
         """150到200毫升, 3至5亿元: the first number of a range takes the unit of the second, and its

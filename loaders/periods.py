@@ -63,7 +63,8 @@ class PeriodReader:
             for m in phrase.pattern.finditer(t, body):
                 groups = {k: v for k, v in m.groupdict().items() if v}
                 if phrase.end_month == "carried":
-                    carried[m.start()] = 1 if phrase.year == "prev" else 0
+                    # years back, or (negative) the year named (2023年同期)
+                    carried[m.start()] = 1 if phrase.year == "prev" else -int(groups["year"]) if phrase.year == "year" else 0
                     end = doc.reference_month
                 elif phrase.end_month == "end":
                     end = month_number(groups.get("end") or groups.get("end2"))
@@ -105,7 +106,8 @@ class PeriodReader:
                 base = current if back and current is not None else last
                 if base is not None and base.year:
                     kind = period.kind if period.kind != "carried" else base.kind
-                    hit = (start, end, Period(base.year - back, base.end_month, kind, start, True), priority)
+                    year = -back if back < 0 else base.year - back
+                    hit = (start, end, Period(year, base.end_month, kind, start, True), priority)
                 elif back:
                     hit = (start, end, period._replace(year=period.year - 1 if period.year else None,
                                                        kind=period.kind if period.kind != "carried" else "ytd"), priority)

@@ -14,6 +14,8 @@ from .gazetteer import RegionMatcher
 from .matching import HEADING, Hit, TermMatcher, clause_end, inside, sentence_start
 from .vocabulary import Vocabulary
 
+# what may follow the place a section heading names (一、东源县, （二）和平县经济运行情况)
+PLACE_HEADING = re.compile(r"[\u4e00-\u9fff]{0,8}\s*\n?")
 DISTRICT_WORDS = ("全区", "我区", "本区", "该区")
 UNKNOWN_LEVEL = {"市": "prefecture", "州": "prefecture", "盟": "prefecture", "区": "prefecture",
                  "县": "county", "旗": "county"}   # an unknown name's level, by its last character
@@ -25,7 +27,9 @@ NOT_SUBJECT_PLACE = re.compile(r"在[^，,；;。\d]{1,10}?(?:举行|召开|举�
                                r"(?:^|(?<=\n))[\u4e00-\u9fff]{2,4}讯(?=[(（])|"
                                # 自治区下达的…目标任务, 自治区考核的区外到位资金: who sets a target or
                                # assesses a figure is not whom it is for
-                               r"[\u4e00-\u9fff]{1,8}?下达(?:的)?|[\u4e00-\u9fff]{1,6}?(?:考核|设定|核定)的")
+                               r"[\u4e00-\u9fff]{1,8}?下达(?:的)?|[\u4e00-\u9fff]{1,6}?(?:考核|设定|核定)的|"
+                               # 对香港地区出口, 对台湾地区进口: a trade partner, not who trades
+                               r"对[^，,；;。、\d]{1,10}?(?=进出口|出口|进口)")
 ORGANISATION = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:集团|公司|钢铁|银行|证券|大学|学院|医院|日报|电视台)|"
                           r"(?:地委|市委|县委|州委|区委|省委|盟委|旗委|党委|委|人民政府|政府)(?!会)")
 # 信阳市统计局, 和田地区招商局, 自治区商务厅: a government body speaks for its place (it tells where
@@ -119,7 +123,13 @@ class HomeResolver:
                 topics[a] = topic
             if HEADING.match(t, a):
                 topic, sectioned = None, True
+                head = a
                 a = t.find("\n", a, b) + 1 or b   # the paragraph proper starts below its heading
+                # 一、东源县: a heading that names one place below the home opens its section
+                named = hits[bisect.bisect_left(starts, head):bisect.bisect_left(starts, a)]
+                if len(named) == 1 and self._below(named[0], home) \
+                        and PLACE_HEADING.fullmatch(t, named[0].end, a):
+                    topic = topics[head] = named[0]
                 while a < b and t[a].isspace():
                     a += 1
             if not sectioned:
@@ -128,10 +138,11 @@ class HomeResolver:
             lead = hits[i] if i < len(hits) and hits[i].start < min(b, a + 12) else None
             if lead is None or any(c in "。！？" for c in t[a:lead.start]):
                 continue
-            below_home = bool(lead.code) and not lead.code.startswith("@") and lead.code != home \
-                and home in self.vocab.lineage(lead.code)
-            topic = lead if below_home else None
+            topic = lead if self._below(lead, home) else None
         return topics
+
+    def _below(self, h: Hit, home: str) -> bool:
+        return bool(h.code) and not h.code.startswith("@") and h.code != home and home in self.vocab.lineage(h.code)
 
     def nested(self, hits: list[Hit]) -> list[Hit]:
         """内蒙古自治区包头市, 新疆喀什地区: a place written with its province before it is the place."""
@@ -200,12 +211,12 @@ class HomeResolver:
         # 全区/我区 speak of the autonomous region, 全市 of the city: each relative reference
         # supports the named place, or its ancestor, at that level
         named = list(score)
-        by_level: dict[tuple[str, bool], float] = {}
+        by_level: dict[tuple[str, bool, bool], float] = {}
         for h, weight in relative:
-            key = (h.code[1:], h.raw in DISTRICT_WORDS)
+            key = (h.code[1:], h.raw in DISTRICT_WORDS, h.raw.endswith("市"))
             by_level[key] = by_level.get(key, 0) + weight
-        for (level, district), weight in by_level.items():
-            for node in {next((c for c in self.vocab.lineage(code) if self.vocab.level_class(c) == level), "")
+        for (level, district, city), weight in by_level.items():
+            for node in {self._supported(code, level, city, named)
                          for code in named if not (district and not self.autonomous(code))} - {""}:
                 score[node] = score.get(node, 0) + weight
                 first.setdefault(node, first.get(node, 0))
@@ -221,6 +232,18 @@ class HomeResolver:
             home = self.vocab.region_parent(home)
         return home
 
+    def _supported(self, code: str, level: str, city: bool, named: list[str]) -> str:
+        """The place a relative reference at `level` supports for a named place: its ancestor at
+        that level; a county-level city (汉川市) for 全市 when its prefecture is not named, since
+        its own bulletins call it 全市."""
+        if city and self._city_of_county_level(code, level) and self.vocab.region_parent(code) not in named:
+            return code
+        return next((c for c in self.vocab.lineage(code) if self.vocab.level_class(c) == level), "")
+
+    def _city_of_county_level(self, code: str, level: str) -> bool:
+        return level == "prefecture" and self.vocab.level_class(code) == "county" \
+            and self.vocab.region_name(code).endswith("市")
+
     def autonomous(self, code: str) -> bool:
         """Whether the place lies in an autonomous region (新疆, 广西 …), whose bulletins call it 全区."""
         return self.vocab.region_name(self.vocab.province_of(code)).endswith("自治区")
@@ -230,6 +253,9 @@ class HomeResolver:
         the home itself when the home is one, never the province (全区 in a 汕头 bulletin)."""
         level = h.code[1:]
         if level == "province" and h.raw in DISTRICT_WORDS and home and not self.autonomous(home):
+            return "county"
+        # 全市 in a bulletin of a county-level city (昆山市, 库尔勒市) is that city, not its prefecture
+        if h.raw.endswith("市") and self._city_of_county_level(home, level):
             return "county"
         return level
 
@@ -290,6 +316,8 @@ class HomeResolver:
                 code = next((c for c in lineage if self.vocab.level_class(c) == level), "")
                 if not code and level == "province" and home_province:
                     code = home_province
+                if not code and level == "prefecture" and self.vocab.region_name(home_province).endswith("市"):
+                    code = home_province   # 全市 in a district of 北京市 or 重庆市 is the municipality
                 regions.append(Hit(h.start, h.end, code or home, h.raw if code or home else home_raw or h.raw))
                 continue
             if self.is_funding_source(t, h, home_province):

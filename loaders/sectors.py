@@ -11,7 +11,11 @@ from .matching import Hit
 ELLIPTICAL = re.compile(r"(?<![\d一二三四五六七八九十])(第?)([一二三])(?:([、和及与])第?([一二三]))?([、和及与])第?([一二三])产业")
 COLLECTIVE = re.compile(r"三大产业|三次产业")
 # between the collective name and its first value: how the whole is split (分布为, 占比分别为)
-COLLECTIVE_TAIL = re.compile(r"[^，,；;。\d]{0,8}?(?:分布|分别|依次|占比|比重|构成)[^，,；;。\d]{0,4}$")
+COLLECTIVE_TAIL = re.compile(r"[^，,；;。\d]{0,8}?(?:分布|分别|依次|占比|比重|构成)[^，,；;。\d]{0,4}$|"
+                             # 三次产业结构为6.5:49.4:44.1，对GDP贡献率分别为…: a later clause of the
+                             # sentence that gives the same three sectors another figure each
+                             r"[^；;。]{0,40}?[，,][^，,；;。\d]{0,10}?(?:贡献率|拉动|增加值|增速|比重|占比)"
+                             r"[^，,；;。\d]{0,6}?(?:分别|依次)[^，,；;。\d]{0,4}$")
 
 
 def sector_codes(industry_aliases: dict[str, str]) -> dict[str, str]:

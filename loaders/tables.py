@@ -37,7 +37,10 @@ LABEL_PREFIX = re.compile(r"^(?:其中|内)[:：]?\s*|^[#*\s]+")
 PERCENT_END = re.compile(r"[%％]\s*$")                      # 比上年增长%: the unit without brackets
 UNIT_TITLE = re.compile(r"(?:计量)?单位")                    # a column of each row's unit
 TITLE_UNIT = re.compile(r"单位[:：]\s*([^)）\s,，;；]{1,6})")  # 表3 …（单位：万吨）
-LEVEL_TITLE = re.compile(r"绝对数|绝对值|总量|数量|产量|金额|总额|年末数|实绩|本年|本期|全年|数值")
+LEVEL_TITLE = re.compile(r"绝对数|绝对值|总量|数量|产量|金额|总额|年末数|实绩|本年|本期|全年|数值|"
+                         # a column titled by the period its levels cover (1-12月, 1—3季度, 累计)
+                         r"1?\d?\s*[-—–~至]\s*1?\d月|[1-9]\d?月(?:份)?|1?\s*[-—–~至]\s*[1-4]季度|"
+                         r"[一二三四]季度|前三季度|上半年|本月|当月|累计|本月止累计")
 HEADER_FIRST = re.compile(r"指标(?:名称)?|项目|名称|产品名称|类别|分组|地区")
 # the titles a stacked header may hold besides the columns read (比上年增长 in 万吨, 位次)
 COLUMN_TITLE = re.compile(r"增长|增减|比上年|同比|位次|排位|比重|占|单位|绝对|指标|[(（][^)）]{1,8}[)）]")

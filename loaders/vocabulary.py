@@ -96,6 +96,7 @@ class Vocabulary:
     # lineages and provinces already walked: asked for the same few places thousands of times
     _lineages: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
     _provinces: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _short_names: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def level_class(self, code: str) -> str:
         """country | province | prefecture | county | grouping | corps | division | regiment | zone"""
@@ -113,6 +114,17 @@ class Vocabulary:
         if found is None:
             found = self._provinces[code] = next(
                 (c for c in self.lineage(code) if self.level_class(c) == "province"), "")
+        return found
+
+    def short_name(self, code: str) -> str:
+        """The place's name as written in short (新疆, 广西, 四川): its shortest alias of two
+        characters or more that begins its full name; the full name when it has none."""
+        found = self._short_names.get(code)
+        if found is None:
+            name = self.region_name(code)
+            found = min((a for a, c in self.region_aliases.items() if c == code and len(a) >= 2 and name.startswith(a)),
+                        key=len, default=name)
+            self._short_names[code] = found
         return found
 
     def region_name(self, code: str) -> str:

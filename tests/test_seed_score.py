@@ -56,18 +56,18 @@ def scored_set(shared: Path, tmp_path: Path, name: str) -> dict[str, float]:
 
 def test_dev_corpus_meets_the_extraction_targets(shared, tmp_path):
     """Dev gold (66 documents): the targets f1 ≥ 0.95 and strict recall ≥ 0.90 (it reaches 0.92),
-    precision kept at 0.95; full recall (industry and breakdown too) pinned near what it reaches, 0.80."""
+    precision kept at 0.95; full recall (industry and breakdown too) pinned near what it reaches, 0.83."""
     s = scored_set(shared, tmp_path, "dev")
     assert s["precision"] >= 0.95 and s["f1"] >= 0.95, s["report"]
-    assert s["strict_recall"] >= 0.91 and s["full_recall"] >= 0.80, s["report"]
+    assert s["strict_recall"] >= 0.91 and s["full_recall"] >= 0.82, s["report"]
 
 
 def test_national_corpus_meets_the_extraction_targets(shared, tmp_path):
     """National gold (16 bulletins of provinces, prefectures and counties across China): the targets
-    f1 ≥ 0.93 and strict recall ≥ 0.90; full recall pinned near what it reaches, 0.68."""
+    f1 ≥ 0.93 and strict recall ≥ 0.90 (it reaches 0.94); full recall pinned near what it reaches, 0.83."""
     s = scored_set(shared, tmp_path, "national")
     assert s["precision"] >= 0.95 and s["f1"] >= 0.93, s["report"]
-    assert s["strict_recall"] >= 0.90 and s["full_recall"] >= 0.68, s["report"]
+    assert s["strict_recall"] >= 0.93 and s["full_recall"] >= 0.82, s["report"]
 
 
 def test_sample_bulletins_match_their_hand_labels(shared, tmp_path):
