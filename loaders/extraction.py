@@ -74,6 +74,9 @@ PROVINCE_SLOT = "{province}"   # a breakdown value naming the bulletin's provinc
 EXAMPLES_AFTER = re.compile(r"[^，,；;。\d]{0,12}?等")
 # 其中，亿元以上项目28个: a sentence that opens with 其中 goes on about part of what was just stated
 PART_OPENING = re.compile(r"\s*其中")
+# A paragraph opening with 分区域看 / 从行业看 / 其中 breaks down the statistic before it: it keeps
+# that statistic's metric where another paragraph starts afresh.
+BREAKDOWN_OPENING = re.compile(r"\s*(?:分[^，,。；：:]{1,6}看|从[^，,。；：:]{1,8}(?:看|来看)|其中)\s*[，,：:]")
 
 
 @dataclass(slots=True)   # millions of them in a large run
@@ -241,8 +244,10 @@ class Extractor:
             p_start, p_end = paragraphs[p_index]
             if p_start != current_paragraph:
                 # "the last metric measured in this unit", and the last metric at all, hold within a
-                # paragraph only
-                current_paragraph, metric_by_unit, last_metric = p_start, {}, ""
+                # paragraph only, but for a paragraph that breaks the one before down
+                current_paragraph, metric_by_unit = p_start, {}
+                if not BREAKDOWN_OPENING.match(t, p_start):
+                    last_metric = ""
             qs = window(quantities, q_starts, s_start, s_end)
             if not qs and not RATIO.search(t, s_start, s_end):
                 continue
