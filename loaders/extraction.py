@@ -508,7 +508,7 @@ class Extractor:
         # arrived) is no plan
         sentence = t[s_start:q.start]
         after = t[q.end:q.end + 8]
-        for scope, where in (("goal", sentence), ("goal_after", after), ("clause", text), ("after", after),
+        for scope, where in (("goal", sentence), ("goal_after", t[q.end:q.end + 30]), ("clause", text), ("after", after),
                              ("sentence", sentence)):
             if actual and scope in ("goal", "sentence"):
                 continue
