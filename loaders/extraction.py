@@ -514,6 +514,8 @@ class Extractor:
                 continue
             for cue in self.cues[scope, kind]:
                 if cue.pattern.search(where):
+                    if cue.measure == "none":
+                        return None, 1, 0.0
                     if cue.measure == "level_or_target":
                         rest = t[q.end:clause_end(t, q.end, "。！？!?\n")]
                         return ("target" if PROGRESS.search(rest) else "level"), cue.sign, cue.offset
