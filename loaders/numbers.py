@@ -207,6 +207,8 @@ class QuantityFinder:
         unit = self.vocab.units.get(unit_raw)
         scale = self.vocab.scales.get(scale_raw, 1.0)
         end = m.end()
+        if unit is not None and unit.unit == "day" and text.endswith(self.vocab.duration_words, max(0, q_start - 4), q_start):
+            return None  # 活动为期3天: how long an event lasts, not a number of days of the place
         if unit is not None and unit.unit == "count":
             after_text = text[end: end + 6].lstrip("多余")
             if after_text.startswith(self.non_stat_words):
