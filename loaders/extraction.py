@@ -25,7 +25,7 @@ from .matching import (LIST_SEP, SENTENCE_SEP, ClauseStarts, Hit, TermMatcher, c
                        last_before, list_run, sentence_start, spans, with_headings)
 from .literals import PrunedAlternation
 from .numbers import Quantity, QuantityFinder
-from .periods import FLOW_KINDS, NOW, Period, PeriodReader, dated_by_lead
+from .periods import FLOW_KINDS, FROM_LAST_YEAR, NOW, Period, PeriodReader, dated_by_lead
 from .plans import PlanWhole, part_of_plan, plan_period
 from .places import GOVERNMENT_BODY, NOT_SUBJECT_PLACE, ORGANISATION, HomeResolver, PlaceMatcher, compared_field
 from .sectors import collective_before, expand_elliptical, sector_codes
@@ -398,6 +398,8 @@ class Extractor:
                     period = Period(int(override["year"]), 12, "year", period.start, True)
                 if "quarter" in override:
                     period = Period(period.year, int(override["quarter"]) * 3, "quarter", period.start, period.explicit_year)
+                if period.year and FROM_LAST_YEAR.search(local):
+                    period = Period(period.year - 1, period.end_month, period.kind, period.start, True)
                 if q.ordinal:
                     period = Period(period.year, period.end_month if period.kind != "ytd" else doc.reference_month,
                                     "since")
