@@ -27,6 +27,7 @@ from .literals import PrunedAlternation
 from .numbers import Quantity, QuantityFinder
 from .periods import FLOW_KINDS, FROM_LAST_YEAR, NOW, Period, PeriodReader, dated_by_lead
 from .plans import PlanWhole, part_of_plan, plan_period
+from .parks import zone_part_for_zone
 from .places import GOVERNMENT_BODY, NOT_SUBJECT_PLACE, ORGANISATION, HomeResolver, PlaceMatcher, compared_field
 from .sectors import collective_before, expand_elliptical, sector_codes
 from .tables import Table, find_tables
@@ -542,7 +543,7 @@ class Extractor:
         # the terms of this clause, else the list nearest before it (北京、重庆、广东…到位金额)
         chosen = local or list_run(usable, t, q_start)
         seen: list[str] = []
-        for h in chosen:
+        for h in zone_part_for_zone(chosen, [h for h in hits if s_start <= h.start < q_start]):
             if h.code not in seen:
                 seen.append(h.code)
         return ";".join(seen)
