@@ -25,7 +25,7 @@ from .matching import (LIST_SEP, SENTENCE_SEP, ClauseStarts, Hit, TermMatcher, c
                        last_before, list_run, sentence_start, spans, with_headings)
 from .literals import PrunedAlternation
 from .numbers import Quantity, QuantityFinder
-from .periods import FLOW_KINDS, FROM_LAST_YEAR, NOW, Period, PeriodReader, dated_by_lead
+from .periods import CHANGED_TO, FLOW_KINDS, FROM_LAST_YEAR, NOW, Period, PeriodReader, dated_by_lead
 from .plans import PlanWhole, part_of_plan, plan_period
 from .parks import zone_part_for_zone
 from .places import GOVERNMENT_BODY, NOT_SUBJECT_PLACE, ORGANISATION, HomeResolver, PlaceMatcher, compared_field
@@ -399,6 +399,9 @@ class Extractor:
                     period = Period(int(override["year"]), 12, "year", period.start, True)
                 if "quarter" in override:
                     period = Period(period.year, int(override["quarter"]) * 3, "quarter", period.start, period.explicit_year)
+                if lead_period is not None and period.start > 0 and t[period.start - 1] == "由" \
+                        and CHANGED_TO.search(t, period.start, q.start):
+                    period = lead_period
                 if period.year and FROM_LAST_YEAR.search(local):
                     period = Period(period.year - 1, period.end_month, period.kind, period.start, True)
                 if q.ordinal:
