@@ -25,7 +25,9 @@ from .matching import (LIST_SEP, SENTENCE_SEP, ClauseStarts, Hit, TermMatcher, c
                        last_before, list_run, sentence_start, spans, with_headings)
 from .literals import PrunedAlternation
 from .numbers import Quantity, QuantityFinder
-from .periods import FLOW_KINDS, NOW, Period, PeriodReader, dated_by_lead
+from .periods import CHANGED_TO, FLOW_KINDS, FROM_LAST_YEAR, NOW, Period, PeriodReader, dated_by_lead
+from .plans import PlanWhole, part_of_plan, plan_period
+from .parks import zone_part_for_zone
 from .places import GOVERNMENT_BODY, NOT_SUBJECT_PLACE, ORGANISATION, HomeResolver, PlaceMatcher, compared_field
 from .sectors import collective_before, expand_elliptical, sector_codes
 from .tables import Table, find_tables
@@ -225,6 +227,7 @@ class Extractor:
         last_metric = ""
         last_stated: tuple[int, str] | None = None   # the paragraph and breakdown of the last figure
         metric_by_unit: dict[str, str] = {}
+        plan_wholes: dict[str, PlanWhole] = {}   # the last plan stated, by unit family
         # Every rule looks at most from the paragraph start to the sentence end: cut each list
         # to that window once per sentence instead of scanning the whole document.
         index = {name: [h.start for h in hits] for name, hits in (
@@ -401,13 +404,22 @@ class Extractor:
                     period = Period(int(override["year"]), 12, "year", period.start, True)
                 if "quarter" in override:
                     period = Period(period.year, int(override["quarter"]) * 3, "quarter", period.start, period.explicit_year)
+                if lead_period is not None and period.start > 0 and t[period.start - 1] == "由" \
+                        and CHANGED_TO.search(t, period.start, q.start):
+                    period = lead_period
+                if period.year and FROM_LAST_YEAR.search(local):
+                    period = Period(period.year - 1, period.end_month, period.kind, period.start, True)
                 if q.ordinal:
                     period = Period(period.year, period.end_month if period.kind != "ytd" else doc.reference_month,
                                     "since")
+                whole = part_of_plan(plan_wholes.get(_unit_family(q.unit)), p_start, local) \
+                    if measure == "level" and part_of is not None else None
+                if whole is not None:
+                    measure = "target"   # 其中…，完成投资8.6亿元 after 计划完成投资32.2亿元: a part of the plan
                 if measure == "target":
                     # a plan's 全年 is the year it is made in, even in a mid-year bulletin
-                    year = period.year if period.year and period.explicit_year else doc.reference_year
-                    period = Period(year or period.year, 12, "plan")
+                    period = Period(whole.period_year, whole.period_end_month, "plan") if whole is not None \
+                        else plan_period(period, t[s_start:q.start], own_period, doc.reference_year)
                 if measure == "yoy_pct" and period.year and (named := BASE_YEAR.search(local)) is not None \
                         and int(named[1]) != period.year - 1:
                     measure = "other"   # 比2014年增长5.7倍 in 2017, 比2019年同期: not year over year
@@ -436,6 +448,8 @@ class Extractor:
                 mentions.append(m)
                 prev, prev_q = m, q
                 last_stated = (p_start, breakdown)
+                if measure in ("level", "target") and part_of is None:
+                    plan_wholes[_unit_family(q.unit)] = PlanWhole(p_start, m)
                 last_metric = metric_code or last_metric
                 if metric_code and measure in ("level", "target", "change"):
                     metric_by_unit[_unit_family(q.unit)] = metric_code
@@ -505,12 +519,14 @@ class Extractor:
         # arrived) is no plan
         sentence = t[s_start:q.start]
         after = t[q.end:q.end + 8]
-        for scope, where in (("goal", sentence), ("goal_after", after), ("clause", text), ("after", after),
+        for scope, where in (("goal", sentence), ("goal_after", t[q.end:q.end + 30]), ("clause", text), ("after", after),
                              ("sentence", sentence)):
             if actual and scope in ("goal", "sentence"):
                 continue
             for cue in self.cues[scope, kind]:
                 if cue.pattern.search(where):
+                    if cue.measure == "none":
+                        return None, 1, 0.0
                     if cue.measure == "level_or_target":
                         rest = t[q.end:clause_end(t, q.end, "。！？!?\n")]
                         return ("target" if PROGRESS.search(rest) else "level"), cue.sign, cue.offset
@@ -535,7 +551,7 @@ class Extractor:
         # the terms of this clause, else the list nearest before it (北京、重庆、广东…到位金额)
         chosen = local or list_run(usable, t, q_start)
         seen: list[str] = []
-        for h in chosen:
+        for h in zone_part_for_zone(chosen, [h for h in hits if s_start <= h.start < q_start]):
             if h.code not in seen:
                 seen.append(h.code)
         return ";".join(seen)

@@ -200,11 +200,15 @@ class QuantityFinder:
                 return None
         if unit_raw == "成" and text.startswith(CHENG_WORDS, m.end("unit")):
             return None  # 这一成绩, 三成果: 成 begins a word (成绩, 成果), it is no tenth
+        if ordinal and unit_raw in self.vocab.ordinal_names:
+            return None  # 第3次常委会议, 第五届博览会: the ordinal names an event, it counts nothing
         if q_start > 0 and text[q_start - 1] == "每" and (before or "") == "":
             return None  # 每万人发明专利拥有量, 每千人口床位: the base of a rate, not a count
         unit = self.vocab.units.get(unit_raw)
         scale = self.vocab.scales.get(scale_raw, 1.0)
         end = m.end()
+        if unit is not None and unit.unit == "day" and text.endswith(self.vocab.duration_words, max(0, q_start - 4), q_start):
+            return None  # 活动为期3天: how long an event lasts, not a number of days of the place
         if unit is not None and unit.unit == "count":
             after_text = text[end: end + 6].lstrip("多余")
             if after_text.startswith(self.non_stat_words):

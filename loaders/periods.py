@@ -27,6 +27,11 @@ COMPARED_PERIOD = re.compile(r"(?:比|较|快于|慢于|高于|低于|好于|超
 SO_FAR = ("今年以来", "年初以来", "截至目前")
 LAST_YEAR_SAME = ("去年同期", "上年同期")
 NOW = ("目前", "现有", "当前", "至今", "如今")
+# 城镇化率由上年的45.2%提高到46.6%: the value a change starts from is the year before's
+FROM_LAST_YEAR = re.compile(r"由(?:上年|去年)(?:末|底|同期)?(?:的)?\s*$")
+# 由一季度的落后3.8个百分点转为领先5.2个百分点: the period after 由 is the start's; what the change
+# comes to is of the period reported on
+CHANGED_TO = re.compile(r"转为|转变为|(?:提高|提升|上升|下降|回落|降|增加|扩大|缩小|升|增)(?:到|至|为)")
 _CN_MONTH = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
              "十一": 11, "十二": 12}
 _LEAD_DATE = re.compile(r"(?<![\d年])(1[0-2]|[1-9])月(3[01]|[12]\d|[1-9])日")

@@ -32,11 +32,14 @@ NOT_SUBJECT_PLACE = re.compile(r"在[^，,；;。\d]{1,10}?(?:举行|召开|举�
                                r"对[^，,；;。、\d]{1,10}?(?=进出口|出口|进口)")
 ORGANISATION = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:集团|公司|钢铁|银行|证券|大学|学院|医院|日报|电视台)|"
                           r"(?:地委|市委|县委|州委|区委|省委|盟委|旗委|党委|委|人民政府|政府)(?!会)")
-# 信阳市统计局, 和田地区招商局, 自治区商务厅: a government body speaks for its place (it tells where
+# 信阳市统计局, 和田地区招商局, 自治区商务厅, 乌鲁木齐海关: a government body speaks for its place (it tells where
 # the bulletin is from) but is not the subject of the figures after it (经河南省、信阳市统计局核算)
-GOVERNMENT_BODY = re.compile(r"[\u4e00-\u9fff]{0,6}?(?<![格布大结开全新当时变])(?:局|厅)(?![面势部限])")
+GOVERNMENT_BODY = re.compile(r"[\u4e00-\u9fff]{0,6}?(?<![格布大结开全新当时变])(?:局|厅)(?![面势部限])|海关")
 # 天津援疆, 广东对口帮扶: the province that gives aid is a partner of the bulletin's place
 PARTNER_AFTER = re.compile(r"援[疆藏青川黔滇甘宁蒙桂]|对口(?:支援|帮扶|援助)|帮扶")
+# 援疆项目, 来疆投资, 入疆游客: a verb before a province's one-character short name makes the
+# province where aid, money or people go, which in a bulletin of one of its parts is that part
+TOWARDS_SHORT_NAME = re.compile(r"[援来入到赴进][\u4e00-\u9fff]")
 # 到新疆投资, 对广西投资, 落户和田: where money goes is the bulletin's place
 DESTINATION = re.compile(r"(?:到|对|来|赴|落户|进)$")
 DESTINATION_AFTER = re.compile(r"(?:投资|兴业|考察|发展)")
@@ -320,6 +323,8 @@ class HomeResolver:
                     code = home_province   # 全市 in a district of 北京市 or 重庆市 is the municipality
                 regions.append(Hit(h.start, h.end, code or home, h.raw if code or home else home_raw or h.raw))
                 continue
+            if h.code == home_province and home and home != home_province and TOWARDS_SHORT_NAME.fullmatch(h.raw):
+                continue   # 全州实施援疆项目126个 in 伊犁州's bulletin: the projects are the prefecture's
             if self.is_funding_source(t, h, home_province):
                 extra.append(Hit(h.start, h.end, f"资金来源={self.vocab.region_name(h.code)}", h.raw))
                 continue

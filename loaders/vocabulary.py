@@ -93,6 +93,8 @@ class Vocabulary:
     gazetteer: Gazetteer | None = None     # every alias with all its regions, and the matcher
     bare_values: tuple[tuple[str, str], ...] = ()   # (cue, unit): 综合指数410.38, 性别比为106.9
     not_counted: tuple[str, ...] = ()     # words after a count that make it no statistic (次浏览)
+    ordinal_names: tuple[str, ...] = ()   # classifiers after 第N that make a name, not a count (第3次会议)
+    duration_words: tuple[str, ...] = ()  # words before a number of days that make it a duration (为期3天)
     # lineages and provinces already walked: asked for the same few places thousands of times
     _lineages: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
     _provinces: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -217,4 +219,6 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR, grammar_dir: Path = GRAMMAR_DIR
     return Vocabulary(regions, region_aliases, industries, industry_aliases, metrics, metric_aliases,
                       units, scales, breakdown_terms, tuple(periods), tuple(cues), relative, parks,
                       {k: tuple(v) for k, v in suffixes.items()}, gazetteer, bare,
-                      tuple(r["word"] for _, r in read_rows(grammar_dir / "not_counted.csv", ("word",))))
+                      tuple(r["word"] for _, r in read_rows(grammar_dir / "not_counted.csv", ("word",))),
+                      tuple(r["classifier"] for _, r in read_rows(grammar_dir / "ordinal_names.csv", ("classifier",))),
+                      tuple(r["word"] for _, r in read_rows(grammar_dir / "duration_words.csv", ("word",))))

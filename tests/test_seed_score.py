@@ -55,11 +55,12 @@ def scored_set(shared: Path, tmp_path: Path, name: str) -> dict[str, float]:
 
 
 def test_dev_corpus_meets_the_extraction_targets(shared, tmp_path):
-    """Dev gold (66 documents): the targets f1 ≥ 0.95 and strict recall ≥ 0.90 (it reaches 0.92),
-    precision kept at 0.95; full recall (industry and breakdown too) pinned near what it reaches, 0.83."""
+    """Dev gold (66 documents): the targets f1 ≥ 0.95 and strict recall ≥ 0.90 (it reaches 0.93),
+    precision pinned near what it reaches (0.98); full recall (industry and breakdown too) pinned
+    near what it reaches, 0.85."""
     s = scored_set(shared, tmp_path, "dev")
-    assert s["precision"] >= 0.95 and s["f1"] >= 0.95, s["report"]
-    assert s["strict_recall"] >= 0.91 and s["full_recall"] >= 0.82, s["report"]
+    assert s["precision"] >= 0.97 and s["f1"] >= 0.97, s["report"]
+    assert s["strict_recall"] >= 0.92 and s["full_recall"] >= 0.84, s["report"]
 
 
 def test_national_corpus_meets_the_extraction_targets(shared, tmp_path):
