@@ -254,6 +254,16 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
 
         preload()
 
+    # an incremental run's gate reads what it needs of the published file (and imports GX) in a
+    # thread while dbt builds: the scope is known once the copy is prepared
+    early_scope: list[Any] = []
+    baseline: list[Any] = []
+
+    def start_baseline() -> None:
+        from tongbi.gate.scoped import BaselineThread
+
+        baseline[:] = [BaselineThread(published_file, EXPECTATIONS_DIR, early_scope[0])]
+
     def build(round_no: int) -> Any:
         """Seeds (without the quarantined documents' rows), dbt build and the gate."""
         suffix = f", quarantine round {round_no}" if round_no else ""
@@ -277,14 +287,15 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
                     filter_raw_metrics(originals / "raw_metrics.csv", SEEDS_DIR / "raw_metrics.csv", excluded)
                 if incr:
                     recover(staging)
-                    summary.data["build"]["delta"] = incremental.prepare(
+                    summary.data["build"]["delta"], planned = incremental.prepare(
                         published_file, staging, SEEDS_DIR, how.docs, excluded)
+                    early_scope[:] = [planned]
             # one stage name either way (monitoring, the bench): summary.json's build says which
             with timer.run("dbt build" + suffix, opts.progress):
                 keep = tuple(fd for fd in (lock.fd, build_lock.fd) if fd is not None)
                 if incr:
                     dbt_build(staging, run_dir, keep, select=incremental.DBT_SELECT, exclude=incremental.DBT_EXCLUDE,
-                              while_running=preload_gx)
+                              while_running=start_baseline)
                     scope = incremental.finish(staging, how.docs)
                 else:
                     recover(staging)
@@ -294,7 +305,7 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
         with timer.run("expectations" + suffix, opts.progress):
             if scope is not None:
                 return quality.run_gate(staging, EXPECTATIONS_DIR, docs_dir, scope=scope,
-                                        previous=published_file)
+                                        previous=published_file, baseline=baseline[0] if baseline else None)
             return quality.run_gate(staging, EXPECTATIONS_DIR, docs_dir)
 
     if too_many(len(excluded), n_documents, opts.max_quarantine):
