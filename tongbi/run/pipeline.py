@@ -65,7 +65,7 @@ from loaders.vocabulary import PROJECT_ROOT, SEEDS_DIR
 from tongbi.errors import GateFailed, NoDocuments
 
 from . import incremental
-from .build import dbt_build
+from .build import EarlyDbt, dbt_build
 from .history import append_history, history_path, history_row, pending_history, write_run_history
 from .lock import WAREHOUSE_WAIT_S, RunLock, describe_holder, lock_path, lock_timeout
 from .publish import current_version, publish, published_path, staging_path
@@ -187,15 +187,19 @@ def run(opts: RunOptions) -> int:
 def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, staging: Path,
                          run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any, log: Any) -> None:
     staged = run_dir / "seeds"   # the seed files this run would load, until they are moved into seeds/
+    # dbt imports itself while the run extracts; its first build is sent to it (build.EarlyDbt)
+    early = EarlyDbt(staging, run_dir, tuple(fd for fd in (lock.fd,) if fd is not None))
     try:
-        _build_audit_publish_staged(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary, log, staged)
+        _build_audit_publish_staged(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary, log, staged,
+                                    early)
     finally:
+        early.close()
         shutil.rmtree(staged, ignore_errors=True)
 
 
 def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: Path, staging: Path,
                                 run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any, log: Any,
-                                staged: Path) -> None:
+                                staged: Path, early: EarlyDbt) -> None:
     from tongbi import gate as quality   # Great Expectations and pandas: only when there is a build to audit
 
     timer = StageTimer(on_start=lambda name: (summary.stage(name), log.event("stage_start", stage=name)),
@@ -236,6 +240,7 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
     n_documents = result.n_documents
     kept = [] if opts.strict else carried(read_quarantine(warehouse), documents_now)
     if unchanged and not opts.force:
+        early.close()
         summary.data["quarantine"] = summary_of(kept, n_documents, opts.max_quarantine, opts.strict, 0, set())
         _publish_unchanged(opts, warehouse, staging, run_dir, previous, timer, summary, log)
         cache.prune()
@@ -295,11 +300,11 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
                 keep = tuple(fd for fd in (lock.fd, build_lock.fd) if fd is not None)
                 if incr:
                     dbt_build(staging, run_dir, keep, select=incremental.DBT_SELECT, exclude=incremental.DBT_EXCLUDE,
-                              while_running=start_baseline)
+                              while_running=start_baseline, early=early)
                     scope = incremental.finish(staging, how.docs)
                 else:
                     recover(staging)
-                    dbt_build(staging, run_dir, keep, while_running=preload_gx)
+                    dbt_build(staging, run_dir, keep, while_running=preload_gx, early=early)
         finally:
             build_lock.release()
         with timer.run("expectations" + suffix, opts.progress):
