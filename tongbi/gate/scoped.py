@@ -36,6 +36,9 @@ import re
 import threading
 import time
 import warnings
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -250,6 +253,13 @@ def _carried(suite: SuiteSpec, dataset: DatasetSpec, specs: list[Any], base: Bas
     return out
 
 
+def _has_metric(con: Any, suite: SuiteSpec) -> bool:
+    try:
+        return suite.evidence_sql is not None and "metric_code" in _columns(con, suite.evidence_sql)
+    except duckdb.Error:
+        return False
+
+
 def _slice_evidence(con: Any, suite: SuiteSpec, scope: Scope, notes: list[str]) -> _LazyEvidence | None:
     """The suite's evidence mentions that a failing row of a dataset validated by slice can be
     traced to: its row is in one of the scope's slices and matches mentions of its own metric
@@ -277,6 +287,52 @@ def _slice_evidence(con: Any, suite: SuiteSpec, scope: Scope, notes: list[str]) 
                          sql=f"SELECT e.* FROM ({suite.evidence_sql}) AS e WHERE " + " OR ".join(where))
 
 
+@dataclass
+class _Read:
+    """A dataset of a suite with its rows in the scope, read ahead (`frames`; None for a dataset
+    validated whole, which is read in parts when it is validated), or the error reading it."""
+
+    suite: SuiteSpec
+    name: str
+    dataset: DatasetSpec
+    specs: list[Any]
+    kind: str = "whole"
+    frames: list[Any] | None = None
+    error: duckdb.Error | None = None
+
+
+def _prefetched(con: Any, suites: list[SuiteSpec], scope: Scope, ahead: int = 2) -> Iterator[_Read]:
+    """The suites' datasets in order, each read in a thread (its own cursor) while the one
+    before is validated: DuckDB runs the queries without the GIL that GX's validation holds.
+    At most `ahead` datasets are held read ahead; the scope's rows of a dataset are few."""
+    todo = [_Read(suite, name, dataset, [s for s in suite.expectations if s.dataset == name])
+            for suite in suites for name, dataset in suite.datasets.items()]
+    todo = [t for t in todo if t.specs]
+
+    def read(task: _Read) -> _Read:
+        cur = con.cursor()
+        try:
+            kind, year = scope_of(task.dataset, _columns(cur, task.dataset.sql))
+            task.kind = kind
+            if kind != "whole":
+                task.frames = list(_read_dataset(cur, _scoped_sql(task.dataset.sql, kind, year, scope),
+                                                 _chunk_plan(task.specs)))
+        except duckdb.Error as exc:
+            task.error = exc
+        finally:
+            cur.close()
+        return task
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-read") as pool:
+        pending: deque[Future[_Read]] = deque()
+        for task in todo:
+            pending.append(pool.submit(read, task))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def run_scoped_gate(db_path: Path, suites_dir: Path, scope: Scope, previous: Path | None,
                     baseline: Baseline | BaselineThread | None = None) -> GateResult:
     """Validate `db_path` on the scope of an incremental build and merge with the previous
@@ -296,45 +352,48 @@ def run_scoped_gate(db_path: Path, suites_dir: Path, scope: Scope, previous: Pat
     notes: list[str] = []
     scopes: dict[str, int] = {"slices": 0, "documents": 0, "whole": 0, "carried": 0}
     con = _connect(db_path)
+    reads = _prefetched(con, suites, scope)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             context, batch = _gx_session(gx)
-            for suite in suites:
-                evidence = _LazyEvidence(con, suite, notes)
-                in_slices = _slice_evidence(con, suite, scope, notes) or evidence
-                for name, dataset in suite.datasets.items():
-                    specs = [s for s in suite.expectations if s.dataset == name]
-                    if not specs:
+            evidence: dict[str, tuple[_LazyEvidence, _LazyEvidence]] = {}
+            for read in reads:
+                suite, name, dataset, specs = read.suite, read.name, read.dataset, read.specs
+                if suite.name not in evidence:
+                    whole = _LazyEvidence(con, suite, notes, by_metric=_has_metric(con, suite))
+                    evidence[suite.name] = (whole, _slice_evidence(con, suite, scope, notes) or whole)
+                try:
+                    if read.error is not None:
+                        raise read.error
+                    kind = read.kind
+                    frames = iter(read.frames) if read.frames is not None else _read_dataset(
+                        con, dataset.sql, _chunk_plan(specs))
+                    first = next(frames)
+                    carried = _carried(suite, dataset, specs, base, kind) if first.empty and kind != "whole" else None
+                    if carried is not None:
+                        results.extend(carried)
+                        scopes["carried"] += 1
                         continue
-                    try:
-                        kind, year = scope_of(dataset, _columns(con, dataset.sql))
-                        sql = _scoped_sql(dataset.sql, kind, year, scope)
-                        frames = _read_dataset(con, sql, _chunk_plan(specs))
-                        first = next(frames)
-                        carried = _carried(suite, dataset, specs, base, kind) if first.empty and kind != "whole" else None
-                        if carried is not None:
-                            results.extend(carried)
-                            scopes["carried"] += 1
-                            continue
-                        found = _validate_dataset(gx, context, batch, suite, dataset, specs, _chain(first, frames),
-                                                  built, in_slices if kind == "slices" else evidence, store=False)
-                    except duckdb.Error as exc:
-                        results.append(CheckResult(
-                            suite=suite.name, dataset=name, columns=(), severity="error", success=False,
-                            expectation="table_readable" if name == "main" else f"{name}_readable",
-                            observed=short_text(f"cannot read: {' '.join(str(exc).split())}", 160),
-                            unexpected_count=0, expectation_type="read_dataset",
-                            description=f"the dataset can be read from the warehouse ({len(specs)} checks not run)"))
-                        continue
-                    scopes[kind] += 1
-                    if kind == "whole":
-                        results.extend(found)
-                        continue
-                    for r in found:
-                        key = (suite.name, r.expectation)
-                        results.append(_merge(r, base.prev.get(key), base.old_counts.get(key, 0), kind, scope, slices))
+                    found = _validate_dataset(gx, context, batch, suite, dataset, specs, _chain(first, frames), built,
+                                              evidence[suite.name][1 if kind == "slices" else 0], store=False)
+                except duckdb.Error as exc:
+                    results.append(CheckResult(
+                        suite=suite.name, dataset=name, columns=(), severity="error", success=False,
+                        expectation="table_readable" if name == "main" else f"{name}_readable",
+                        observed=short_text(f"cannot read: {' '.join(str(exc).split())}", 160),
+                        unexpected_count=0, expectation_type="read_dataset",
+                        description=f"the dataset can be read from the warehouse ({len(specs)} checks not run)"))
+                    continue
+                scopes[kind] += 1
+                if kind == "whole":
+                    results.extend(found)
+                    continue
+                for r in found:
+                    key = (suite.name, r.expectation)
+                    results.append(_merge(r, base.prev.get(key), base.old_counts.get(key, 0), kind, scope, slices))
     finally:
+        reads.close()   # waits for a read under way: its cursor belongs to `con`
         con.close()
     notes.append(f"incremental audit: {len(scope.slices)} slices and {len(scope.docs)} documents validated "
                  f"again ({scopes['slices']} datasets by slice, {scopes['documents']} by document, "

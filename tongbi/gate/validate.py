@@ -275,7 +275,7 @@ def _failing_rows(
     rows: list[dict[str, Any]] = []
     for label in labels:
         row = {c: _jsonable(frame.at[label, c]) for c in columns}
-        mentions = mentions_source.get() if isinstance(mentions_source, _LazyEvidence) else mentions_source
+        mentions = mentions_source.for_row(row) if isinstance(mentions_source, _LazyEvidence) else mentions_source
         if mentions is not None and not ("doc_id" in row and "quote" in row):
             evidence = _evidence_for(row, spec, mentions)
             if evidence:
@@ -373,13 +373,20 @@ def _read_dataset(con: Any, sql: str, plan: str | None) -> Iterator[pd.DataFrame
 
 class _LazyEvidence:
     """A suite's evidence mentions, read only when a failing row needs them; `sql`: a query
-    that gives the part of them some failing rows can match (an incremental audit's slices)."""
+    that gives the part of them some failing rows can match (an incremental audit's slices).
+    With `by_metric` (the query has a metric_code column), a failing row with a metric reads
+    only that metric's mentions, in the query's order: the part of them `_evidence_for` can
+    match (an incremental audit validating a few datasets whole, for which reading all
+    mentions took longer than validating them)."""
 
-    def __init__(self, con: Any, suite: SuiteSpec, notes: list[str], sql: str | None = None) -> None:
+    def __init__(self, con: Any, suite: SuiteSpec, notes: list[str], sql: str | None = None,
+                 by_metric: bool = False) -> None:
         self.con, self.suite, self.notes = con, suite, notes
         self.sql = sql if sql is not None else suite.evidence_sql
+        self.by_metric = by_metric
         self.frame: pd.DataFrame | None = None
         self.read = False
+        self._metrics: dict[str, pd.DataFrame] = {}
 
     def get(self) -> pd.DataFrame | None:
         if not self.read and self.sql is not None:
@@ -390,6 +397,18 @@ class _LazyEvidence:
                 self.notes.append(f"{self.suite.name}: evidence query failed, failing rows keep their keys only "
                                   f"({short_text(str(exc), 120)})")
         return self.frame
+
+    def for_row(self, row: Mapping[str, Any]) -> pd.DataFrame | None:
+        metric = row.get("metric_code")
+        if not self.by_metric or self.read or self.sql is None or not isinstance(metric, str):
+            return self.get()
+        if metric not in self._metrics:
+            try:   # a filter keeps the order of the query's ORDER BY
+                self._metrics[metric] = self.con.execute(
+                    f"SELECT e.* FROM ({self.sql}) AS e WHERE e.metric_code = ?", [metric]).df()
+            except duckdb.Error:
+                return self.get()
+        return self._metrics[metric]
 
 
 def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None, *, scope: Any = None,
