@@ -85,15 +85,13 @@ def _slices(con: Any, sql: str, params: list[Any] | None = None) -> set[tuple[An
 
 
 def prepare(published_file: Path, staging: Path, seeds_dir: Path, docs: Iterable[str],
-            excluded: set[str]) -> tuple[dict[str, int], Scope]:
+            excluded: set[str]) -> tuple[dict[str, int], list[tuple[Any, Any]]]:
     """Copy the published file to `staging` and apply the touched documents' seed rows and
     slices (module docstring). `excluded`: quarantined documents, whose rows stay out of
-    raw_metrics as in a full build. Returns counts for the run summary, and what the gate
-    validates again (as `finish` does: known before dbt runs, so the gate can start on the
-    published file meanwhile)."""
+    raw_metrics as in a full build. Returns counts for the run summary, and the output slices
+    (those `finish` reads back: known before dbt runs, so the gate can start on the published
+    file meanwhile)."""
     import duckdb
-
-    from tongbi.gate.scoped import Scope
 
     shutil.copyfile(published_file, staging)
     docs = sorted(set(docs))
@@ -148,7 +146,7 @@ def prepare(published_file: Path, staging: Path, seeds_dir: Path, docs: Iterable
         con.close()
     counts = {"documents": len(docs), "touched_slices": len(touched), "output_slices": len(output),
               "input_slices": len(inputs)}
-    return counts, Scope(docs=docs, slices=sorted(output, key=repr))
+    return counts, sorted(output, key=repr)
 
 
 def finish(staging: Path, docs: Iterable[str]) -> Scope:

@@ -200,8 +200,6 @@ def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, s
 def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: Path, staging: Path,
                                 run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any, log: Any,
                                 staged: Path, early: EarlyDbt) -> None:
-    from tongbi import gate as quality   # Great Expectations and pandas: only when there is a build to audit
-
     timer = StageTimer(on_start=lambda name: (summary.stage(name), log.event("stage_start", stage=name)),
                        on_end=lambda name, s: log.event("stage_end", stage=name, seconds=s))
     summary.data["stages"] = timer.stages
@@ -265,9 +263,9 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
     baseline: list[Any] = []
 
     def start_baseline() -> None:
-        from tongbi.gate.scoped import BaselineThread
+        from tongbi.gate.scoped import BaselineThread, Scope
 
-        baseline[:] = [BaselineThread(published_file, EXPECTATIONS_DIR, early_scope[0])]
+        baseline[:] = [BaselineThread(published_file, EXPECTATIONS_DIR, Scope(docs=how.docs, slices=early_scope[0]))]
 
     def build(round_no: int) -> Any:
         """Seeds (without the quarantined documents' rows), dbt build and the gate."""
@@ -292,9 +290,9 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
                     filter_raw_metrics(originals / "raw_metrics.csv", SEEDS_DIR / "raw_metrics.csv", excluded)
                 if incr:
                     recover(staging)
-                    summary.data["build"]["delta"], planned = incremental.prepare(
+                    summary.data["build"]["delta"], output = incremental.prepare(
                         published_file, staging, SEEDS_DIR, how.docs, excluded)
-                    early_scope[:] = [planned]
+                    early_scope[:] = [output]
             # one stage name either way (monitoring, the bench): summary.json's build says which
             with timer.run("dbt build" + suffix, opts.progress):
                 keep = tuple(fd for fd in (lock.fd, build_lock.fd) if fd is not None)
@@ -307,6 +305,9 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
                     dbt_build(staging, run_dir, keep, while_running=preload_gx, early=early)
         finally:
             build_lock.release()
+        # imported here, not before extraction: pandas (with Great Expectations) is imported while
+        # dbt builds by the gate's preload thread, and a run with nothing to build needs neither
+        from tongbi import gate as quality
         with timer.run("expectations" + suffix, opts.progress):
             if scope is not None:
                 return quality.run_gate(staging, EXPECTATIONS_DIR, docs_dir, scope=scope,
@@ -345,6 +346,7 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
     quarantined = kept + offence_rows(new, summary.run_id, dt.datetime.now(dt.timezone.utc))
     summary.data["quarantine"] = summary_of(quarantined, n_documents, opts.max_quarantine, opts.strict, rounds,
                                             {o.doc_id for o in new})
+    from tongbi import gate as quality
     quality.write_audit_results(staging, gate, summary.run_id)
     summary.gate(gate)
     summary.tables(staging)
