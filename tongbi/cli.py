@@ -191,8 +191,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_without_teardown(code: int) -> None:
+    """End a `tongbi run` process once everything is written: the interpreter's teardown of
+    Great Expectations, pandas and dbt's modules takes ~0.8 s, 5 % of an incremental run."""
+    import logging
+    import os
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if argv is None and args.func is cmd_run:   # a process of its own (not main([...]) in a test)
+        code = _main(args)
+        _exit_without_teardown(code)
+    return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     stderr = sys.stderr
     try:
         return args.func(args)

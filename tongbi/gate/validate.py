@@ -275,7 +275,7 @@ def _failing_rows(
     rows: list[dict[str, Any]] = []
     for label in labels:
         row = {c: _jsonable(frame.at[label, c]) for c in columns}
-        mentions = mentions_source.get() if isinstance(mentions_source, _LazyEvidence) else mentions_source
+        mentions = mentions_source.for_row(row) if isinstance(mentions_source, _LazyEvidence) else mentions_source
         if mentions is not None and not ("doc_id" in row and "quote" in row):
             evidence = _evidence_for(row, spec, mentions)
             if evidence:
@@ -372,26 +372,47 @@ def _read_dataset(con: Any, sql: str, plan: str | None) -> Iterator[pd.DataFrame
 
 
 class _LazyEvidence:
-    """A suite's evidence mentions, read only when a failing row needs them."""
+    """A suite's evidence mentions, read only when a failing row needs them; `sql`: a query
+    that gives the part of them some failing rows can match (an incremental audit's slices).
+    With `by_metric` (the query has a metric_code column), a failing row with a metric reads
+    only that metric's mentions, in the query's order: the part of them `_evidence_for` can
+    match (an incremental audit validating a few datasets whole, for which reading all
+    mentions took longer than validating them)."""
 
-    def __init__(self, con: Any, suite: SuiteSpec, notes: list[str]) -> None:
+    def __init__(self, con: Any, suite: SuiteSpec, notes: list[str], sql: str | None = None,
+                 by_metric: bool = False) -> None:
         self.con, self.suite, self.notes = con, suite, notes
+        self.sql = sql if sql is not None else suite.evidence_sql
+        self.by_metric = by_metric
         self.frame: pd.DataFrame | None = None
         self.read = False
+        self._metrics: dict[str, pd.DataFrame] = {}
 
     def get(self) -> pd.DataFrame | None:
-        if not self.read and self.suite.evidence_sql is not None:
+        if not self.read and self.sql is not None:
             self.read = True
             try:
-                self.frame = self.con.execute(self.suite.evidence_sql).df()
+                self.frame = self.con.execute(self.sql).df()
             except duckdb.Error as exc:
                 self.notes.append(f"{self.suite.name}: evidence query failed, failing rows keep their keys only "
                                   f"({short_text(str(exc), 120)})")
         return self.frame
 
+    def for_row(self, row: Mapping[str, Any]) -> pd.DataFrame | None:
+        metric = row.get("metric_code")
+        if not self.by_metric or self.read or self.sql is None or not isinstance(metric, str):
+            return self.get()
+        if metric not in self._metrics:
+            try:   # a filter keeps the order of the query's ORDER BY
+                self._metrics[metric] = self.con.execute(
+                    f"SELECT e.* FROM ({self.sql}) AS e WHERE e.metric_code = ?", [metric]).df()
+            except duckdb.Error:
+                return self.get()
+        return self._metrics[metric]
+
 
 def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None, *, scope: Any = None,
-             previous: Path | None = None) -> GateResult:
+             previous: Path | None = None, baseline: Any = None) -> GateResult:
     """Validate the warehouse at `db_path` with every suite in `suites_dir`.
 
     Reads each suite's dataframes from the DuckDB file opened read-only (then closes it),
@@ -402,13 +423,14 @@ def run_gate(db_path: Path, suites_dir: Path, docs_dir: Path | None = None, *, s
     missing database.
 
     With `scope` (an incremental build's `scoped.Scope`), only what the build rebuilt is
-    validated and the rest is read from the previous audit in `previous` (tongbi/gate/scoped.py);
-    no Data Docs are built (the site keeps the last full audit).
+    validated and the rest is read from the previous audit in `previous` (tongbi/gate/scoped.py;
+    `baseline`: what it needs of `previous`, when already read: `scoped.BaselineThread`); no Data
+    Docs are built (the site keeps the last full audit).
     """
     if scope is not None:
         from .scoped import run_scoped_gate  # noqa: PLC0415 - imports this module
 
-        return run_scoped_gate(Path(db_path), Path(suites_dir), scope, previous)
+        return run_scoped_gate(Path(db_path), Path(suites_dir), scope, previous, baseline)
     t0 = time.perf_counter()
     db_path, suites_dir = Path(db_path), Path(suites_dir)
     checked_at = dt.datetime.now(dt.timezone.utc)
@@ -544,6 +566,7 @@ def _validate_dataset(
     evidence: _LazyEvidence,
     *,
     store: bool,
+    rows: bool = True,
 ) -> list[CheckResult]:
     """Validate a dataset with the expectations bound to it: one dataframe, or its parts one
     after the other (large datasets, `_read_dataset`), each check's results added up.
@@ -551,7 +574,8 @@ def _validate_dataset(
     With `store` (Data Docs wanted) the suite and a validation definition are added to the
     context so that the results are kept for the docs (one validation result per part);
     otherwise each batch is validated directly, which skips GX's stores (about half of GX's
-    time here).
+    time here). Without `rows`, only the verdicts and counts: no failing rows, no evidence (an
+    incremental audit's count of the published file's rows in its scope).
     """
     gx_name = suite.gx_name(dataset.name)
     gx_suite = gx.ExpectationSuite(
@@ -585,7 +609,7 @@ def _validate_dataset(
             error = _exception_message(res)
             acc = merged.setdefault(spec.check, _Merged())
             acc.add(bool(res.success), result, error)
-            if error is None and not res.success and len(acc.failing_rows) < SAMPLE_ROWS:
+            if rows and error is None and not res.success and len(acc.failing_rows) < SAMPLE_ROWS:
                 rows = _failing_rows(spec, dataset, frame, result, evidence)
                 acc.failing_rows.extend(rows[:SAMPLE_ROWS - len(acc.failing_rows)])
         del frame, outcome

@@ -85,10 +85,12 @@ def _slices(con: Any, sql: str, params: list[Any] | None = None) -> set[tuple[An
 
 
 def prepare(published_file: Path, staging: Path, seeds_dir: Path, docs: Iterable[str],
-            excluded: set[str]) -> dict[str, int]:
+            excluded: set[str]) -> tuple[dict[str, int], list[tuple[Any, Any]]]:
     """Copy the published file to `staging` and apply the touched documents' seed rows and
     slices (module docstring). `excluded`: quarantined documents, whose rows stay out of
-    raw_metrics as in a full build. Returns counts for the run summary."""
+    raw_metrics as in a full build. Returns counts for the run summary, and the output slices
+    (those `finish` reads back: known before dbt runs, so the gate can start on the published
+    file meanwhile)."""
     import duckdb
 
     shutil.copyfile(published_file, staging)
@@ -142,8 +144,9 @@ def prepare(published_file: Path, staging: Path, seeds_dir: Path, docs: Iterable
         con.execute("commit")
     finally:
         con.close()
-    return {"documents": len(docs), "touched_slices": len(touched), "output_slices": len(output),
-            "input_slices": len(inputs)}
+    counts = {"documents": len(docs), "touched_slices": len(touched), "output_slices": len(output),
+              "input_slices": len(inputs)}
+    return counts, sorted(output, key=repr)
 
 
 def finish(staging: Path, docs: Iterable[str]) -> Scope:

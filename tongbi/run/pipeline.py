@@ -65,7 +65,7 @@ from loaders.vocabulary import PROJECT_ROOT, SEEDS_DIR
 from tongbi.errors import GateFailed, NoDocuments
 
 from . import incremental
-from .build import dbt_build
+from .build import EarlyDbt, dbt_build
 from .history import append_history, history_path, history_row, pending_history, write_run_history
 from .lock import WAREHOUSE_WAIT_S, RunLock, describe_holder, lock_path, lock_timeout
 from .publish import current_version, publish, published_path, staging_path
@@ -187,17 +187,19 @@ def run(opts: RunOptions) -> int:
 def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, staging: Path,
                          run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any, log: Any) -> None:
     staged = run_dir / "seeds"   # the seed files this run would load, until they are moved into seeds/
+    # dbt imports itself while the run extracts; its first build is sent to it (build.EarlyDbt)
+    early = EarlyDbt(staging, run_dir, tuple(fd for fd in (lock.fd,) if fd is not None))
     try:
-        _build_audit_publish_staged(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary, log, staged)
+        _build_audit_publish_staged(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary, log, staged,
+                                    early)
     finally:
+        early.close()
         shutil.rmtree(staged, ignore_errors=True)
 
 
 def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: Path, staging: Path,
                                 run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any, log: Any,
-                                staged: Path) -> None:
-    from tongbi import gate as quality   # Great Expectations and pandas: only when there is a build to audit
-
+                                staged: Path, early: EarlyDbt) -> None:
     timer = StageTimer(on_start=lambda name: (summary.stage(name), log.event("stage_start", stage=name)),
                        on_end=lambda name, s: log.event("stage_end", stage=name, seconds=s))
     summary.data["stages"] = timer.stages
@@ -236,6 +238,7 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
     n_documents = result.n_documents
     kept = [] if opts.strict else carried(read_quarantine(warehouse), documents_now)
     if unchanged and not opts.force:
+        early.close()
         summary.data["quarantine"] = summary_of(kept, n_documents, opts.max_quarantine, opts.strict, 0, set())
         _publish_unchanged(opts, warehouse, staging, run_dir, previous, timer, summary, log)
         cache.prune()
@@ -253,6 +256,16 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
         from tongbi.gate.validate import preload
 
         preload()
+
+    # an incremental run's gate reads what it needs of the published file (and imports GX) in a
+    # thread while dbt builds: the scope is known once the copy is prepared
+    early_scope: list[Any] = []
+    baseline: list[Any] = []
+
+    def start_baseline() -> None:
+        from tongbi.gate.scoped import BaselineThread, Scope
+
+        baseline[:] = [BaselineThread(published_file, EXPECTATIONS_DIR, Scope(docs=how.docs, slices=early_scope[0]))]
 
     def build(round_no: int) -> Any:
         """Seeds (without the quarantined documents' rows), dbt build and the gate."""
@@ -277,24 +290,28 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
                     filter_raw_metrics(originals / "raw_metrics.csv", SEEDS_DIR / "raw_metrics.csv", excluded)
                 if incr:
                     recover(staging)
-                    summary.data["build"]["delta"] = incremental.prepare(
+                    summary.data["build"]["delta"], output = incremental.prepare(
                         published_file, staging, SEEDS_DIR, how.docs, excluded)
+                    early_scope[:] = [output]
             # one stage name either way (monitoring, the bench): summary.json's build says which
             with timer.run("dbt build" + suffix, opts.progress):
                 keep = tuple(fd for fd in (lock.fd, build_lock.fd) if fd is not None)
                 if incr:
                     dbt_build(staging, run_dir, keep, select=incremental.DBT_SELECT, exclude=incremental.DBT_EXCLUDE,
-                              while_running=preload_gx)
+                              while_running=start_baseline, early=early)
                     scope = incremental.finish(staging, how.docs)
                 else:
                     recover(staging)
-                    dbt_build(staging, run_dir, keep, while_running=preload_gx)
+                    dbt_build(staging, run_dir, keep, while_running=preload_gx, early=early)
         finally:
             build_lock.release()
+        # imported here, not before extraction: pandas (with Great Expectations) is imported while
+        # dbt builds by the gate's preload thread, and a run with nothing to build needs neither
+        from tongbi import gate as quality
         with timer.run("expectations" + suffix, opts.progress):
             if scope is not None:
                 return quality.run_gate(staging, EXPECTATIONS_DIR, docs_dir, scope=scope,
-                                        previous=published_file)
+                                        previous=published_file, baseline=baseline[0] if baseline else None)
             return quality.run_gate(staging, EXPECTATIONS_DIR, docs_dir)
 
     if too_many(len(excluded), n_documents, opts.max_quarantine):
@@ -329,6 +346,7 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
     quarantined = kept + offence_rows(new, summary.run_id, dt.datetime.now(dt.timezone.utc))
     summary.data["quarantine"] = summary_of(quarantined, n_documents, opts.max_quarantine, opts.strict, rounds,
                                             {o.doc_id for o in new})
+    from tongbi import gate as quality
     quality.write_audit_results(staging, gate, summary.run_id)
     summary.gate(gate)
     summary.tables(staging)
