@@ -27,7 +27,7 @@ from .literals import PrunedAlternation
 from .numbers import Quantity, QuantityFinder
 from .periods import CHANGED_TO, FLOW_KINDS, FROM_LAST_YEAR, NOW, Period, PeriodReader, dated_by_lead
 from .plans import PlanWhole, part_of_plan, plan_period
-from .parks import zone_part_for_zone
+from .parks import PROVINCE_SLOT, zone_part_for_zone
 from .places import GOVERNMENT_BODY, NOT_SUBJECT_PLACE, ORGANISATION, HomeResolver, PlaceMatcher, compared_field
 from .sectors import collective_before, expand_elliptical, sector_codes
 from .tables import Table, find_tables
@@ -71,7 +71,6 @@ URBAN_RURAL_PARTS = ("城乡=城镇", "城乡=农村")
 # a share's change against a year before, stated after the share (…，较去年同期提高26.26%)
 SHARE_CHANGE = re.compile(r"^[，,]?\s*(?:比|较)(?:去年|上年)(?:同期|末|底)?(?:提高|提升|上升|增加|下降|降低|回落|减少)(?:了)?$")
 RANGE_SEP = re.compile(r"^\s*(?:—|–|-|~|～|至|到)\s*$")
-PROVINCE_SLOT = "{province}"   # a breakdown value naming the bulletin's province (its free-trade zone)
 # 汽车、家电等: names listed as examples, not the subject of what follows
 EXAMPLES_AFTER = re.compile(r"[^，,；;。\d]{0,12}?等")
 # 其中，亿元以上项目28个: a sentence that opens with 其中 goes on about part of what was just stated
@@ -739,13 +738,11 @@ class Extractor:
                               self.vocab.region_name(region_code), region.raw if region else "", code,
                               self.vocab.industries.get(code, ""), "", "", doc.source_url, doc.published, "ratio")
 
-
     def _table_mentions(self, doc: Document, tables: list[Table], regions: list[Hit], industries: list[Hit],
                         breakdowns: list[Hit],
                         periods: list[tuple[int, int, Period, int]], default_region: str,
                         lead_period: Period | None, found: list[Mention]) -> Iterable[Mention]:
         """The bare numbers of a communiqué's tables, each under its column's measure and unit."""
-        t = doc.match_text
         taken = {(m.char_start, m.char_end) for m in found}
         for table in tables:
             named = [p[2] for p in periods if table.title_start <= p[0] < table.header_start]
