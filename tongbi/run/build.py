@@ -9,8 +9,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from loaders.vocabulary import PROJECT_ROOT
 from tongbi.errors import BuildError
@@ -49,60 +50,127 @@ def _dbt_env(staging: Path, log_dir: Path) -> dict[str, str]:
             "DBT_LOG_PATH": str(log_dir)}
 
 
-class EarlyDbt:
-    """A dbt process started when the run starts, importing dbt (about 3 s) while the run
-    extracts (tongbi/run/dbt_child.py); the first `dbt_build` of the run sends it its command
-    instead of starting dbt then. Like the dbt `dbt_build` starts, it dies with tongbi and
-    holds the run's locks: `keep_fds` from the start, the build lock sent with the command."""
+class DbtCommand:
+    """A dbt command running in a fork of the `DbtWorker` (tongbi/run/dbt_child.py), with the
+    part of `subprocess.Popen`'s interface `dbt_build` uses: `communicate`, `returncode`, `kill`."""
 
-    def __init__(self, staging: Path, log_dir: Path, keep_fds: tuple[int, ...] = ()) -> None:
-        self.used = False
-        self._sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    def __init__(self, worker: "DbtWorker", pid: int, out_r: int, err_r: int) -> None:
+        self._worker, self.pid, self.returncode = worker, pid, None
+        self._out, self._err = out_r, err_r
+
+    def communicate(self) -> tuple[str, str]:
+        chunks: dict[int, list[bytes]] = {self._out: [], self._err: []}
+
+        def drain(fd: int) -> None:
+            with os.fdopen(fd, "rb", closefd=True) as f:
+                for block in iter(lambda: f.read(1 << 16), b""):
+                    chunks[fd].append(block)
+
+        reader = threading.Thread(target=drain, args=(self._err,), daemon=True)
+        reader.start()
+        drain(self._out)
+        reader.join()
+        self.returncode = self._worker._reply("code")
+        if self.returncode is None:   # the worker died with the command: as a killed dbt would
+            self.returncode = -int(signal.SIGKILL)
+        return (b"".join(chunks[self._out]).decode("utf-8", "replace"),
+                b"".join(chunks[self._err]).decode("utf-8", "replace"))
+
+    def kill(self) -> None:
         try:
-            env = dict(os.environ, **_dbt_env(staging, log_dir))
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> "DbtCommand":
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is not None and self.returncode is None:
+            self.kill()
+
+
+class DbtWorker:
+    """A process that imports dbt once and runs each command sent to it in a fork of itself
+    (tongbi/run/dbt_child.py): started when a run starts, it imports dbt (about 3 s) while the run
+    extracts, and `tongbi run --every` keeps it from one scheduled run to the next. Like the dbt
+    `dbt_build` starts, it dies with tongbi (PR_SET_PDEATHSIG, and each command with it); a
+    command holds the file descriptors sent with it (the run's locks) while it runs."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._closed = False
+        self._sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._replies = self._sock.makefile("rb")
+        try:
             preexec = _die_with_parent() if sys.platform.startswith("linux") else None
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tongbi.run.dbt_child", str(child.fileno())], cwd=PROJECT_ROOT, env=env,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec,
-                pass_fds=(*keep_fds, child.fileno()))
+                [sys.executable, "-m", "tongbi.run.dbt_child", str(child.fileno())], cwd=PROJECT_ROOT,
+                env=dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false"), stdin=subprocess.DEVNULL,
+                preexec_fn=preexec, pass_fds=(child.fileno(),))
         finally:
             child.close()
 
-    def start(self, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> subprocess.Popen[str] | None:
-        """Send the command; None when the process is gone (then dbt is started as usual)."""
-        if self.used:
-            return None
-        self.used = True
+    @property
+    def alive(self) -> bool:
+        return not self._closed and self.proc.poll() is None
+
+    def _reply(self, key: str) -> int | None:
         try:
-            socket.send_fds(self._sock, [json.dumps({"argv": argv, "env": env}).encode("utf-8")], list(fds))
+            line = self._replies.readline()
+            value = json.loads(line)[key] if line else None
+        except (OSError, ValueError, KeyError, TypeError):
+            value = None
+        if value is None:
+            self._closed = True   # a worker that stopped answering is not sent another command
+        self._busy = False if key == "code" or value is None else self._busy
+        return None if value is None else int(value)
+
+    def start(self, argv: list[str], env: dict[str, str], fds: tuple[int, ...]) -> DbtCommand | None:
+        """Run one command; None when the worker is gone or busy (then dbt is started as usual)."""
+        if self._busy or not self.alive:
+            return None
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            socket.send_fds(self._sock, [json.dumps({"argv": argv, "env": env}).encode("utf-8")],
+                            [out_w, err_w, *fds])
         except OSError:
+            for fd in (out_r, err_r):
+                os.close(fd)
             self.close()
             return None
         finally:
-            self._sock.close()
-        return self.proc
+            os.close(out_w)
+            os.close(err_w)
+        self._busy = True
+        pid = self._reply("pid")
+        if pid is None:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            return None
+        return DbtCommand(self, pid, out_r, err_r)
 
     def close(self) -> None:
-        """End the process if it was never given a command (the run needed no build, or failed
-        before): killed at once, it has only been importing dbt."""
-        if self.used:
-            return
-        self.used = True
+        """End the worker: at once if it is only importing or waiting (nothing of it is needed)."""
+        if self.proc.returncode is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._closed = True
+        self._replies.close()
         self._sock.close()
-        self.proc.kill()
-        self.proc.communicate()
 
 
 def dbt_build(staging: Path, log_dir: Path, keep_fds: tuple[int, ...] = (),
               select: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
-              while_running: Callable[[], None] | None = None, early: EarlyDbt | None = None) -> None:
+              while_running: Callable[[], None] | None = None, worker: DbtWorker | None = None) -> None:
     """Run `dbt build` into the staging file; raise with dbt's own error lines on failure.
     With `select`, `dbt run` of those models only (an incremental run: tongbi/run/incremental.py).
 
     `keep_fds` (the run's lock files) are inherited by dbt: the locks stay held while dbt lives.
     `while_running` is called once dbt has started (never before: a thread started before the
-    fork would make the child's preexec_fn unsafe). `early`: a dbt process already started
-    (`EarlyDbt`), given this command if it has not had one.
+    fork would make the child's preexec_fn unsafe). `worker`: a `DbtWorker` that runs the command
+    with dbt already imported; without one, or when it is gone, dbt is started as a process.
     """
     env = dict(os.environ, **_dbt_env(staging, log_dir))
     command = "run" if select else "build"
@@ -114,7 +182,7 @@ def dbt_build(staging: Path, log_dir: Path, keep_fds: tuple[int, ...] = (),
         args += ["--select", *select, "--no-write-json"]
     if exclude:
         args += ["--exclude", *exclude]
-    proc = early.start(args, _dbt_env(staging, log_dir), keep_fds) if early is not None else None
+    proc: Any = worker.start(args, _dbt_env(staging, log_dir), keep_fds) if worker is not None else None
     if proc is None:
         preexec = _die_with_parent() if sys.platform.startswith("linux") else None
         proc = subprocess.Popen([dbt_executable(), *args], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,

@@ -65,7 +65,7 @@ from loaders.vocabulary import PROJECT_ROOT, SEEDS_DIR
 from tongbi.errors import GateFailed, NoDocuments
 
 from . import incremental
-from .build import EarlyDbt, dbt_build
+from .build import DbtWorker, dbt_build
 from .history import append_history, history_path, history_row, pending_history, write_run_history
 from .lock import WAREHOUSE_WAIT_S, RunLock, describe_holder, lock_path, lock_timeout
 from .publish import current_version, publish, published_path, staging_path
@@ -128,10 +128,11 @@ class StageTimer:
                 self.on_end(name, self.stages[name])
 
 
-def run(opts: RunOptions) -> int:
+def run(opts: RunOptions, worker: DbtWorker | None = None) -> int:
     """Build, audit and publish; returns 0 or raises a TongbiError (its exit code).
 
-    Whatever happens, `runs/<run id>/summary.json` says so (written at the start with status
+    `worker`: a dbt worker kept by the caller from run to run (tongbi/run/schedule.py); without
+    one, the run starts its own and ends it. Whatever happens, `runs/<run id>/summary.json` says so (written at the start with status
     `running`, rewritten at the end), and the run's row is appended to `runs/history.jsonl`.
     """
     paths = opts.paths or [DEFAULT_BULLETINS]
@@ -168,7 +169,7 @@ def run(opts: RunOptions) -> int:
                      else "the last run failed")
             print(f"  {cause}: removed " + (", ".join(Path(p).name for p in removed) or "nothing"),
                   file=sys.stderr, flush=True)
-        _build_audit_publish(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary, log)
+        _build_audit_publish(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary, log, worker)
     except BaseException as exc:
         summary.failed(exc, staging)
         if not log.json:
@@ -185,21 +186,25 @@ def run(opts: RunOptions) -> int:
 
 
 def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, staging: Path,
-                         run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any, log: Any) -> None:
+                         run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any, log: Any,
+                         worker: DbtWorker | None) -> None:
     staged = run_dir / "seeds"   # the seed files this run would load, until they are moved into seeds/
-    # dbt imports itself while the run extracts; its first build is sent to it (build.EarlyDbt)
-    early = EarlyDbt(staging, run_dir, tuple(fd for fd in (lock.fd,) if fd is not None))
+    # dbt imports itself while the run extracts; the builds are sent to it (build.DbtWorker)
+    own = worker is None or not worker.alive
+    dbt = DbtWorker() if own else worker
+    assert dbt is not None
     try:
         _build_audit_publish_staged(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary, log, staged,
-                                    early)
+                                    dbt, own)
     finally:
-        early.close()
+        if own:
+            dbt.close()
         shutil.rmtree(staged, ignore_errors=True)
 
 
 def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: Path, staging: Path,
                                 run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any, log: Any,
-                                staged: Path, early: EarlyDbt) -> None:
+                                staged: Path, dbt: DbtWorker, own_dbt: bool) -> None:
     timer = StageTimer(on_start=lambda name: (summary.stage(name), log.event("stage_start", stage=name)),
                        on_end=lambda name, s: log.event("stage_end", stage=name, seconds=s))
     summary.data["stages"] = timer.stages
@@ -238,7 +243,8 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
     n_documents = result.n_documents
     kept = [] if opts.strict else carried(read_quarantine(warehouse), documents_now)
     if unchanged and not opts.force:
-        early.close()
+        if own_dbt:   # only importing: ended so that it does not compete with the publish
+            dbt.close()
         summary.data["quarantine"] = summary_of(kept, n_documents, opts.max_quarantine, opts.strict, 0, set())
         _publish_unchanged(opts, warehouse, staging, run_dir, previous, timer, summary, log)
         cache.prune()
@@ -298,11 +304,11 @@ def _build_audit_publish_staged(opts: RunOptions, paths: list[Path], warehouse: 
                 keep = tuple(fd for fd in (lock.fd, build_lock.fd) if fd is not None)
                 if incr:
                     dbt_build(staging, run_dir, keep, select=incremental.DBT_SELECT, exclude=incremental.DBT_EXCLUDE,
-                              while_running=start_baseline, early=early)
+                              while_running=start_baseline, worker=dbt)
                     scope = incremental.finish(staging, how.docs)
                 else:
                     recover(staging)
-                    dbt_build(staging, run_dir, keep, while_running=preload_gx, early=early)
+                    dbt_build(staging, run_dir, keep, while_running=preload_gx, worker=dbt)
         finally:
             build_lock.release()
         # imported here, not before extraction: pandas (with Great Expectations) is imported while
