@@ -61,6 +61,21 @@ def _workers(text: str) -> int:
     return n
 
 
+def _interval(text: str) -> float:
+    from .run.schedule import parse_interval
+
+    try:
+        return parse_interval(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of runs (1 or more)")
+    return int(text)
+
+
 def _share(text: str) -> float:
     from .run.quarantine import parse_share
 
@@ -78,10 +93,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         # stderr carries JSON objects only: whatever else is printed there becomes a message event
         sys.stderr = JsonLines(sys.stderr)  # main() puts the original back
-    return run(RunOptions(paths=args.paths, warehouse=args.warehouse, year=args.year,
-                          progress=not args.quiet and args.log_format == "text", force=args.force,
-                          skip_unchanged=args.skip_unchanged, wait=args.wait, log_format=args.log_format,
-                          strict=args.strict, max_quarantine=args.max_quarantine))
+    opts = RunOptions(paths=args.paths, warehouse=args.warehouse, year=args.year,
+                      progress=not args.quiet and args.log_format == "text", force=args.force,
+                      skip_unchanged=args.skip_unchanged, wait=args.wait, log_format=args.log_format,
+                      strict=args.strict, max_quarantine=args.max_quarantine)
+    if args.every is None:
+        return run(opts)
+    from .run.schedule import ScheduleOptions, schedule
+
+    return schedule(opts, ScheduleOptions(args.every, args.runs), argv=args.argv)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -157,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fail the run (exit 4) rather than quarantine more than this share of its documents, "
                         "as 0.2 or 20%% (default 20%%). A publish with quarantined documents exits 0; the "
                         "JSON run_end event's `quarantined` (and run_history.documents_quarantined) counts them")
+    p.add_argument("--every", type=_interval, metavar="INTERVAL",
+                   help="the scheduled job in one process: run now and then every INTERVAL (90s, 30m, 2h, 1d), "
+                        "keeping dbt and Great Expectations loaded between runs; a failed run is reported and "
+                        "the next tick runs; SIGTERM ends it between runs; --force applies to the first run only")
+    p.add_argument("--runs", type=_positive, metavar="N", help="with --every: end after N runs (the last run's exit code)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("export", help="the published warehouse's marts (and bi views) → Parquet files")
@@ -204,7 +229,11 @@ def _exit_without_teardown(code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "runs", None) is not None and args.every is None:
+        parser.error("--runs needs --every")
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # a scheduled run re-executes itself with them
     if argv is None and args.func is cmd_run:   # a process of its own (not main([...]) in a test)
         code = _main(args)
         _exit_without_teardown(code)
