@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import scheduled as sched
 from . import whole_process
 from .generate import generate
 from .tree_rss import run_measured
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpora", type=Path, default=Path("/tmp/tongbi-bench"))
     ap.add_argument("--jionlp", help="python of a venv with jionlp (make bench: .venv-bench/bin/python)")
     ap.add_argument("--e2e", default="", help="corpus sizes for `tongbi run` end to end, e.g. 1000,10000 (empty: skip)")
+    ap.add_argument("--scheduled", default="", help="corpus sizes for `tongbi run --every` (one process, runs "
+                    "asked for by SIGUSR1): full, +1, +1, nothing changed (empty: skip)")
     ap.add_argument("--no-extraction", action="store_true", help="only the end-to-end runs")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-results.json")
     ap.add_argument("--real-docs", type=int, default=2000,
@@ -219,6 +222,14 @@ def main(argv: list[str] | None = None) -> int:
             result["e2e"].append(e2e(corpus, args.corpora / "e2e-g", n))
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    if args.scheduled:
+        result["scheduled"] = []
+        for n in (int(x) for x in args.scheduled.split(",") if x):
+            corpus = generate(args.corpora / f"g{n}", n)
+            wt = worktree(args.corpora / "e2e-worktree")
+            result["scheduled"].append(sched.scheduled(corpus, args.corpora / "e2e-g", n, wt))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
     if whole:
         print(whole_process.report(whole))
     if rows:
@@ -247,6 +258,18 @@ def main(argv: list[str] | None = None) -> int:
                 bare = e["ratios_without_quarantine_rebuilds"]
                 print(f"  against the full run less its quarantine rebuilds ({e['full_without_quarantine_rebuilds_s']} s): "
                       f"{bare['incremental']:.0%} and {bare['incremental_2']:.0%}")
+    if result.get("scheduled"):
+        print(sched.table(result["scheduled"]))
+        standalone = {e["docs"]: e["full"]["seconds"] for e in result.get("e2e", []) if "full" in e}
+        for e in result["scheduled"]:
+            r = e["ratios"]
+            print(f"scheduled (tongbi run --every), one document added to {e['docs']}: {r['incremental']:.0%} and "
+                  f"{r['incremental_2']:.0%} of its full run (target <= 15%, goal 10%); nothing changed: "
+                  f"{r['unchanged']:.0%}; peak RSS {e['peak_rss_mb']} MB")
+            if e["docs"] in standalone:
+                full = standalone[e["docs"]]
+                print(f"  against the standalone full run ({full} s): {e['incremental']['seconds'] / full:.0%} and "
+                      f"{e['incremental_2']['seconds'] / full:.0%}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
     return 0
