@@ -50,6 +50,12 @@ def _wait_for_run(proc: subprocess.Popen[bytes], wh: Path, n: int) -> dict[str, 
     raise SystemExit(f"run {n} of the scheduled process did not end within {RUN_TIMEOUT_S} s")
 
 
+def _idle_rss(proc: subprocess.Popen[bytes]) -> float:
+    """The process tree's RSS once a run has ended and the process waits for its next tick."""
+    time.sleep(1.0)
+    return round(tree_rss_mib(proc.pid))
+
+
 def _row(s: dict[str, object], label: str, load_before: str) -> dict[str, object]:
     docs = dict(s.get("documents") or {})
     row = {"label": label, "status": s.get("status"), "mode": s.get("mode"), "seconds": s.get("duration_s"),
@@ -89,11 +95,13 @@ def scheduled(corpus: Path, work: Path, n: int, wt: Path) -> dict[str, object]:
     try:
         before = load()
         out["full"] = _row(_wait_for_run(proc, wh, 1), f"full ({n} documents)", before)
+        out["full"]["idle_rss_mb"] = _idle_rss(proc)
         for k, (label, doc) in enumerate((("incremental", new_docs[0]), ("incremental_2", new_docs[1])), start=2):
             shutil.move(str(doc), incoming / doc.name)
             before = load()
             proc.send_signal(signal.SIGUSR1)
             out[label] = _row(_wait_for_run(proc, wh, k), label, before)
+            out[label]["idle_rss_mb"] = _idle_rss(proc)
         before = load()
         proc.send_signal(signal.SIGUSR1)
         out["unchanged"] = _row(_wait_for_run(proc, wh, 4), "unchanged", before)
@@ -113,8 +121,8 @@ def scheduled(corpus: Path, work: Path, n: int, wt: Path) -> dict[str, object]:
 
 def table(results: list[dict[str, object]]) -> str:
     stages = ("extract", "load seeds", "dbt build", "expectations", "publish")
-    lines = ["| docs | run | status | mode | run s | " + " | ".join(stages) + " | % of scheduled full | load avg before |",
-             "|---:|---|---|---|---:|" + "---:|" * len(stages) + "---:|---|"]
+    lines = ["| docs | run | status | mode | run s | " + " | ".join(stages) + " | % of scheduled full | RSS after, MB | load avg before |",
+             "|---:|---|---|---|---:|" + "---:|" * len(stages) + "---:|---:|---|"]
     for e in results:
         full = float(e["full"]["seconds"])   # type: ignore[index]
         for k in ("full", "incremental", "incremental_2", "unchanged"):
@@ -124,5 +132,5 @@ def table(results: list[dict[str, object]]) -> str:
             st = dict(r["stages"])
             cells = " | ".join(f"{st[s]:.1f}" if s in st else "–" for s in stages)
             lines.append(f"| {e['docs']} | {k} | {r['status']} | {r['mode']} | {float(r['seconds']):.1f} | {cells} "
-                         f"| {float(r['seconds']) / full:.0%} | {r['loadavg_before']} |")
+                         f"| {float(r['seconds']) / full:.0%} | {r.get('idle_rss_mb', '–')} | {r['loadavg_before']} |")
     return "\n".join(lines)
