@@ -98,3 +98,33 @@ def test_a_dead_worker_lets_dbt_build_start_dbt_itself(tmp_path: Path) -> None:
     except BuildError:
         pass
     assert "Running with dbt" in (tmp_path / "logs" / "dbt_build.log").read_text(encoding="utf-8")
+
+
+def test_a_parsed_manifest_is_reused_only_while_what_dbt_parses_is_unchanged(tmp_path: Path) -> None:
+    from tongbi.run.dbt_child import parse_inputs
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "dbt_project.yml").write_text("name: p\n")
+    (tmp_path / "models" / "a.sql").write_text("select 1 as x\n")
+    (tmp_path / "seeds" / "raw.csv").write_text("x\n1\n")
+    env = {"TONGBI_BUILD_PATH": "/w/a.next.duckdb", "DBT_LOG_PATH": "/runs/1"}
+    first = parse_inputs(str(tmp_path), env)
+    # a new run: new seed rows, a new log folder — the same manifest
+    (tmp_path / "seeds" / "raw.csv").write_text("x\n1\n2\n")
+    assert parse_inputs(str(tmp_path), {**env, "DBT_LOG_PATH": "/runs/2"}) == first
+    # what the manifest is made of: parsed again
+    changed = [
+        lambda: (tmp_path / "models" / "a.sql").write_text("select 2 as x\n"),
+        lambda: (tmp_path / "models" / "b.sql").write_text("select 1 as y\n"),
+        lambda: (tmp_path / "seeds" / "other.csv").write_text("y\n"),
+        lambda: (tmp_path / "seeds" / "raw.yml").write_text("version: 2\n"),
+        lambda: (tmp_path / "dbt_project.yml").write_text("name: q\n"),
+    ]
+    seen = {first}
+    for change in changed:
+        change()
+        fp = parse_inputs(str(tmp_path), env)
+        assert fp not in seen
+        seen.add(fp)
+    assert parse_inputs(str(tmp_path), {**env, "TONGBI_BUILD_PATH": "/w/b.next.duckdb"}) not in seen

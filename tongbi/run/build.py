@@ -50,6 +50,10 @@ def _dbt_env(staging: Path, log_dir: Path) -> dict[str, str]:
             "DBT_LOG_PATH": str(log_dir)}
 
 
+PIPE_GRACE_S = 10.0   # after a command exits, how long its output may still come
+CLOSE_WAIT_S = 5.0    # how long an idle worker is given to exit when asked
+
+
 class DbtCommand:
     """A dbt command running in a fork of the `DbtWorker` (tongbi/run/dbt_child.py), with the
     part of `subprocess.Popen`'s interface `dbt_build` uses: `communicate`, `returncode`, `kill`."""
@@ -62,17 +66,23 @@ class DbtCommand:
         chunks: dict[int, list[bytes]] = {self._out: [], self._err: []}
 
         def drain(fd: int) -> None:
-            with os.fdopen(fd, "rb", closefd=True) as f:
-                for block in iter(lambda: f.read(1 << 16), b""):
+            try:
+                while block := os.read(fd, 1 << 16):
                     chunks[fd].append(block)
+            except OSError:
+                pass
 
-        reader = threading.Thread(target=drain, args=(self._err,), daemon=True)
-        reader.start()
-        drain(self._out)
-        reader.join()
+        readers = [threading.Thread(target=drain, args=(fd,), daemon=True) for fd in (self._out, self._err)]
+        for r in readers:
+            r.start()
         self.returncode = self._worker._reply("code")
         if self.returncode is None:   # the worker died with the command: as a killed dbt would
             self.returncode = -int(signal.SIGKILL)
+        # the command has exited; a process it left behind must not keep its output open for ever
+        for r in readers:
+            r.join(PIPE_GRACE_S)
+        for fd in (self._out, self._err):
+            os.close(fd)
         return (b"".join(chunks[self._out]).decode("utf-8", "replace"),
                 b"".join(chunks[self._err]).decode("utf-8", "replace"))
 
@@ -97,8 +107,10 @@ class DbtWorker:
     `dbt_build` starts, it dies with tongbi (PR_SET_PDEATHSIG, and each command with it); a
     command holds the file descriptors sent with it (the run's locks) while it runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, reuse_manifest: bool = False) -> None:
+        self.reuse_manifest = reuse_manifest   # parse the project once for all commands (dbt_child.Manifests)
         self._busy = False
+        self._used = False
         self._closed = False
         self._sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._replies = self._sock.makefile("rb")
@@ -133,7 +145,7 @@ class DbtWorker:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
-            socket.send_fds(self._sock, [json.dumps({"argv": argv, "env": env}).encode("utf-8")],
+            socket.send_fds(self._sock, [json.dumps({"argv": argv, "env": env, "reuse_manifest": self.reuse_manifest}).encode("utf-8")],
                             [out_w, err_w, *fds])
         except OSError:
             for fd in (out_r, err_r):
@@ -143,7 +155,7 @@ class DbtWorker:
         finally:
             os.close(out_w)
             os.close(err_w)
-        self._busy = True
+        self._busy = self._used = True
         pid = self._reply("pid")
         if pid is None:
             for fd in (out_r, err_r):
@@ -152,10 +164,18 @@ class DbtWorker:
         return DbtCommand(self, pid, out_r, err_r)
 
     def close(self) -> None:
-        """End the worker: at once if it is only importing or waiting (nothing of it is needed)."""
+        """End the worker: at once if it never ran a command (it is only importing dbt); else
+        asked to exit, so that what dbt's parse left (multiprocessing's semaphores) is cleaned up."""
         if self.proc.returncode is None:
-            self.proc.kill()
-            self.proc.wait()
+            if self._used and not self._busy:
+                try:
+                    self._sock.shutdown(socket.SHUT_WR)
+                    self.proc.wait(CLOSE_WAIT_S)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
         self._closed = True
         self._replies.close()
         self._sock.close()

@@ -102,7 +102,7 @@ def schedule(opts: RunOptions, sched: ScheduleOptions, argv: list[str] | None = 
 
     previous = {sig: signal.signal(sig, handler) for sig, handler in
                 ((signal.SIGTERM, on_term), (signal.SIGUSR1, lambda *_: wake.set()))}
-    worker = DbtWorker()
+    worker = DbtWorker(reuse_manifest=True)
     code_fp = code_fingerprint()
     start = time.monotonic()
     code, n = 0, 0
@@ -127,7 +127,7 @@ def schedule(opts: RunOptions, sched: ScheduleOptions, argv: list[str] | None = 
             opts = dataclasses.replace(opts, force=False)   # --force: a full rebuild once, then incremental
             if not worker.alive:   # killed or crashed between commands: a new one for the next run
                 worker.close()
-                worker = DbtWorker()
+                worker = DbtWorker(reuse_manifest=True)
             try:
                 wake.wait(max(0.0, next_tick(start, sched.every_s, time.monotonic()) - time.monotonic()))
                 wake.clear()
