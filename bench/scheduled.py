@@ -16,12 +16,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 from .generate import generate
-from .tree_rss import tree_rss_mib
+from .tree_rss import PeakRss, tree_rss_mib
 
 PY = sys.executable
 RUN_TIMEOUT_S = 1800
@@ -82,15 +81,7 @@ def scheduled(corpus: Path, work: Path, n: int, wt: Path) -> dict[str, object]:
     proc = subprocess.Popen([PY, "-m", "tongbi.cli", "run", str(corpus), str(incoming), "--warehouse", str(wh),
                              "--quiet", "--every", "1d"], cwd=wt, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(run_dir / "scheduler.log", "wb"))
-    peak = [0.0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], tree_rss_mib(proc.pid))
-            done.wait(0.05)
-
-    threading.Thread(target=sample, daemon=True).start()
+    peak = PeakRss(proc, 0.05)
     out: dict[str, object] = {"docs": n, "corpus": str(corpus)}
     try:
         before = load()
@@ -111,8 +102,7 @@ def scheduled(corpus: Path, work: Path, n: int, wt: Path) -> dict[str, object]:
             proc.wait(120)
         except subprocess.TimeoutExpired:
             proc.kill()
-        done.set()
-    out["peak_rss_mb"] = round(peak[0])
+    out["peak_rss_mb"] = round(peak.stop())
     full = float(out["full"]["seconds"])   # type: ignore[index]
     out["ratios"] = {k: round(float(out[k]["seconds"]) / full, 3)   # type: ignore[index]
                      for k in ("incremental", "incremental_2", "unchanged")}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 
@@ -50,15 +49,29 @@ def run_measured(cmd: list[str], interval: float = 0.2, **kwargs: object) -> tup
     """subprocess.run(cmd, capture_output=True, text=True, **kwargs), and the peak RSS (MiB) of
     its process tree; 0.0 where /proc is not there."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)  # type: ignore[call-overload]
-    peak = [0.0]
-
-    def sample() -> None:
-        while proc.poll() is None:
-            peak[0] = max(peak[0], tree_rss_mib(proc.pid))
-            time.sleep(interval)
-
-    watcher = threading.Thread(target=sample, daemon=True)
-    if Path("/proc/self/status").exists():
-        watcher.start()
+    peak = PeakRss(proc, interval)
     out, err = proc.communicate()
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), round(peak[0], 1)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), peak.stop()
+
+
+class PeakRss:
+    """The largest RSS of `proc`'s tree, sampled every `interval` s in a thread until `stop()`
+    or until the process ends (nothing where /proc is not there)."""
+
+    def __init__(self, proc: subprocess.Popen, interval: float = 0.2) -> None:   # type: ignore[type-arg]
+        self.peak = 0.0
+        self._proc, self._interval, self._done = proc, interval, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        if Path("/proc/self/status").exists():
+            self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.is_set() and self._proc.poll() is None:
+            self.peak = max(self.peak, tree_rss_mib(self._proc.pid))
+            self._done.wait(self._interval)
+
+    def stop(self) -> float:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        return round(self.peak, 1)
