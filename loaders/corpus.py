@@ -150,7 +150,7 @@ def _pool_context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
-def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None = None,
+def iter_corpus(paths: list[Path], vocab: Vocabulary | Callable[[], Vocabulary], default_year: int | None = None,
                 progress: Callable[[int, int, Path], None] | None = None,
                 cache: ExtractionCache | None = None, workers: int | None = None,
                 keep_mentions: bool = False) -> Iterator[Extracted]:
@@ -161,8 +161,19 @@ def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None =
     Cached documents come from `cache.lookup_csv`; uncached ones are extracted in a pool of
     `workers` processes (one Extractor each) when a step has many of them, in this process
     otherwise; results keep the file order whatever the pool does, so the output is the same.
+    `vocab` may be a function that loads it: it is then called only when a document is not in
+    the cache (loading it is a fifth of a run where every document is).
     """
     files = iter_document_paths(paths)
+    loaded: list[Vocabulary] = []
+
+    def vocabulary() -> Vocabulary:
+        if isinstance(vocab, Vocabulary):
+            return vocab
+        if not loaded:
+            loaded.append(vocab())
+        return loaded[0]
+
     workers = default_workers() if workers is None else max(1, workers)
     local: _DocumentExtractor | None = None
     pool: Any = None
@@ -177,7 +188,7 @@ def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None =
                 if pool is None:
                     pool = ProcessPoolExecutor(workers, mp_context=_pool_context(),
                                                initializer=_init_worker,
-                                               initargs=(vocab, default_year, keep_mentions))
+                                               initargs=(vocabulary(), default_year, keep_mentions))
                 try:
                     fresh = iter(list(pool.map(_extract_in_worker, misses, chunksize=8)))
                 except BrokenProcessPool as exc:
@@ -188,8 +199,9 @@ def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None =
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool, workers = None, 1
             if fresh is None:
-                local = local or _DocumentExtractor(vocab, default_year, keep_mentions)
-                fresh = map(local, misses)
+                if misses:
+                    local = local or _DocumentExtractor(vocabulary(), default_year, keep_mentions)
+                fresh = map(local, misses) if local is not None else iter(())
             for i, (path, hit) in enumerate(zip(chunk, hits), start + 1):
                 if progress:
                     progress(i, len(files), path)

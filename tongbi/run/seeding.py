@@ -102,7 +102,8 @@ def extract_to_seeds(paths: list[Path], year: int | None, progress: Any, cache: 
     writer = SortedCsvWriter(staged / "raw_metrics.csv", header_csv(RAW_METRICS_SCHEMA))
     texts = SortedCsvWriter(staged / document_texts.SEED_NAME, document_texts.header_csv())
     try:
-        for item in iter_corpus(paths, load_vocabulary(), year, progress, cache):
+        # the vocabulary is loaded only if some document is not in the cache
+        for item in iter_corpus(paths, load_vocabulary, year, progress, cache):
             if item.row is None:
                 result.rejected.append(item.rejected or {})
                 continue
