@@ -37,6 +37,7 @@ from typing import Any, Iterable
 
 from .cache_index import FileStat, IndexWriter, LoadedIndex, load_index
 from .documents import MAX_BYTES
+from .schema import DOCUMENTS_SCHEMA
 from .seeds import LOADER_SEEDS
 from .vocabulary import GRAMMAR_DIR, PROJECT_ROOT, SEEDS_DIR
 
@@ -48,6 +49,7 @@ CACHE_FORMAT = "3"
 # a file changed less than this before a run started may change again with the same times
 # (a file system's clock ticks coarsely): the index does not vouch for it (see cache_index)
 RACY_NS = 2_000_000_000
+_DOC_COLUMNS = tuple(DOCUMENTS_SCHEMA)   # a documents row's keys (corpus.document_row)
 
 
 # ------------------------------------------------------------------------------- fingerprints
@@ -174,7 +176,7 @@ class DocumentCache:
 
     def _open(self) -> tuple[LoadedIndex, IndexWriter]:
         if self._index is None or self._writer is None:
-            self._index = load_index(self.folder)
+            self._index = load_index(self.folder, _DOC_COLUMNS)
             self._writer = IndexWriter(self.folder, self._index)
         return self._index, self._writer
 

@@ -10,7 +10,8 @@ file, then renamed over the old one) when a walk ends:
   ctime are older than the start of the walk by more than a tick (`racy_ns`, in
   DocumentCache): any later write gives it a later ctime, and nobody can set a ctime back (an
   edit that keeps the size and restores the mtime still changes the ctime).
-* **entries**: each entry's `documents` row, and where its raw_metrics lines and document_texts
+* **entries**: each entry's `documents` row (its values, in the order of `columns`), and where
+  its raw_metrics lines and document_texts
   line are in the folder's packs (`packs/*.pack`: one entry's after another), with their
   lengths and CRC-32. The index's own JSON carries its CRC-32 too.
 
@@ -57,13 +58,14 @@ class FileStat(NamedTuple):
 
 class Entry(NamedTuple):
     """Where an entry's raw_metrics lines and document_texts line are (one after the other),
-    and its `documents` row (as JSON has it: the date a string)."""
+    and its `documents` row: the values of the index's columns, as JSON has them (the date a
+    string)."""
     pack: int      # the pack's place in the index's list
     offset: int
     n_csv: int
     n_text: int | None   # None: the entry has no document_texts line
     crc: int       # zlib.crc32 of the bytes
-    row: dict[str, object]
+    row: list[object]
 
 
 @dataclass
@@ -88,6 +90,7 @@ class LoadedIndex:
     """The index of the last walk, its packs open; empty when there is none (or it cannot be
     read)."""
 
+    columns: tuple[str, ...] = ()
     files: dict[str, tuple[FileStat, str]] = field(default_factory=dict)
     entries: dict[str, Entry] = field(default_factory=dict)
     packs: list[Pack | None] = field(default_factory=list)
@@ -106,7 +109,7 @@ class LoadedIndex:
             return None
         if len(data) != n or zlib.crc32(data) != e.crc:
             return None
-        return dict(e.row), data[:e.n_csv], None if e.n_text is None else data[e.n_csv:]
+        return dict(zip(self.columns, e.row)), data[:e.n_csv], None if e.n_text is None else data[e.n_csv:]
 
     def close(self) -> None:
         for pack in self.packs:
@@ -125,30 +128,33 @@ def _open_pack(folder: Path, name: object) -> Pack | None:
         return None
 
 
-def load_index(folder: Path) -> LoadedIndex:
+def load_index(folder: Path, columns: tuple[str, ...]) -> LoadedIndex:
+    """The index in `folder`, if its rows have these columns."""
+    index = LoadedIndex(columns)
     try:
         with open(folder / INDEX_NAME, "rb") as fh:
             raw = fh.read()
     except OSError:
-        return LoadedIndex()
-    index = LoadedIndex()
+        return index
     try:
         line, _, body = raw.partition(b"\n")
         magic, _, crc = line.rpartition(b" ")
         if magic != _MAGIC or int(crc) != zlib.crc32(body):
             raise ValueError("not an index, or not all of one")
         doc = json.loads(body)
+        if doc["columns"] != list(columns):
+            raise ValueError("rows of other columns")
         index.packs = [_open_pack(folder, name) for name in doc["packs"]]
         index.files = {path: (FileStat(size, mtime, ctime, ino), sha)
                        for path, size, mtime, ctime, ino, sha in doc["files"]}
         for key, number, offset, n_csv, n_text, crc, row in doc["entries"]:
             if type(number) is int and type(offset) is int and type(n_csv) is int and type(crc) is int \
-                    and (n_text is None or type(n_text) is int) and type(row) is dict \
+                    and (n_text is None or type(n_text) is int) and type(row) is list and len(row) == len(columns) \
                     and 0 <= number < len(index.packs) and offset >= 0 and n_csv >= 0 and (n_text or 0) >= 0:
                 index.entries[key] = Entry(number, offset, n_csv, n_text, crc, row)
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         index.close()
-        return LoadedIndex()
+        return LoadedIndex(columns)
     return index
 
 
@@ -172,7 +178,12 @@ class IndexWriter:
             self.kept[key] = entry
 
     def add(self, key: str, row: dict[str, object], csv: bytes, text_csv: bytes | None) -> None:
-        if self.failed or key in self.added or key in self.kept:
+        columns = self.old.columns
+        if self.failed or key in self.added or key in self.kept or len(row) != len(columns):
+            return
+        try:
+            values = [row[c] for c in columns]
+        except KeyError:   # a row of other columns: its entry file serves it
             return
         data = csv + (text_csv or b"")
         try:
@@ -185,7 +196,7 @@ class IndexWriter:
             self.failed = True
             return
         n_text = None if text_csv is None else len(text_csv)
-        self.added[key] = Entry(-1, self._size, len(csv), n_text, zlib.crc32(data), dict(row))
+        self.added[key] = Entry(-1, self._size, len(csv), n_text, zlib.crc32(data), values)
         self._size += len(data)
 
     def _compact(self) -> set[int]:
@@ -234,7 +245,7 @@ class IndexWriter:
             if e.pack in rewrite:
                 del self.kept[key]
                 if (found := self.old.entry(key)) is not None:
-                    self.add(key, e.row, found[1], found[2])
+                    self.add(key, found[0], found[1], found[2])
         if self.failed:
             return False
         used = sorted({e.pack for e in self.kept.values()})
@@ -247,7 +258,7 @@ class IndexWriter:
             entries += [[key, len(names), *e[1:]] for key, e in self.added.items()]
             names.append(self._pack_name)
         files = [[path, *stat, sha] for path, (stat, sha) in self.files.items()]
-        body = json.dumps({"packs": names, "files": files, "entries": entries},
+        body = json.dumps({"columns": self.old.columns, "packs": names, "files": files, "entries": entries},
                           ensure_ascii=False, default=str).encode("utf-8")
         tmp = self.folder / f"{INDEX_NAME}.{os.getpid()}.tmp"
         tmp.write_bytes(_MAGIC + b" %d\n" % zlib.crc32(body) + body)

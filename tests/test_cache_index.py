@@ -14,11 +14,13 @@ import pytest
 from loaders import cache_index
 from loaders.cache import DocumentCache
 from loaders.corpus import extract_corpus
+from loaders.schema import DOCUMENTS_SCHEMA
 from tongbi.run.seeding import extract_to_seeds
 
 PROJECT = Path(__file__).resolve().parent.parent
 SAMPLES = PROJECT / "data" / "bulletins"
 DOC = "xj-invest-2025q1.md"
+COLUMNS = tuple(DOCUMENTS_SCHEMA)
 RACY_NS = 50_000_000   # the walks below vouch for files unchanged for 50 ms, not 2 s
 
 
@@ -99,7 +101,7 @@ def test_a_file_changed_just_before_a_walk_is_not_vouched_for(tmp_path, corpus, 
     doc = corpus / DOC
     doc.write_bytes(doc.read_bytes())          # changed now, the others 100 ms ago
     c, _ = walk(tmp_path, corpus, vocab)
-    index = cache_index.load_index(c.folder)
+    index = cache_index.load_index(c.folder, COLUMNS)
     assert str(doc) not in index.files and len(index.files) == len(c.misses) - 1
     index.close()
     again, _ = walk(tmp_path, corpus, vocab)
@@ -132,7 +134,7 @@ def test_a_damaged_index_or_pack_costs_time_not_correctness(tmp_path, corpus, wh
     # and the next walk has an index and a pack again
     third, _ = seeds(tmp_path, corpus, "third")
     assert (len(third.hits), third.hashed) == (n, 0)
-    index = cache_index.load_index(third.folder)
+    index = cache_index.load_index(third.folder, COLUMNS)
     assert len(index.entries) == n and all(index.entry(key) is not None for key in index.entries)
     index.close()
 
@@ -156,7 +158,7 @@ def test_packs_stay_few_as_documents_come_and_go(tmp_path, corpus, vocab) -> Non
         c, result = walk(tmp_path, corpus, vocab)
         assert c.misses == [str(corpus / f"added-{i}.md")]
         assert len(packs(c)) <= cache_index.MAX_PACKS
-        index = cache_index.load_index(c.folder)
+        index = cache_index.load_index(c.folder, COLUMNS)
         assert len(index.entries) == len(result.documents)
         index.close()
     assert not list(c.folder.glob(f"{cache_index.INDEX_NAME}.*.tmp"))
