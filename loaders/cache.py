@@ -7,10 +7,17 @@ unchanged document is not decoded or extracted again.
   loaders/grammar/, the vocabulary seeds, and the versions of OpenCC, cn2an, PyYAML and
   charset-normalizer. Any change to one of them changes the fingerprint, so every document is
   extracted again (and older cache folders are removed).
-* **The cache** (`runs/cache/extract/<extractor fingerprint>/`, beside the warehouse) holds one
-  file per document (`<key[:2]>/<key>.entry`: its `documents` row as one line of JSON, then its
-  raw_metrics rows as seed CSV lines, so a hit is copied into the seed without being parsed),
+* **The entries** (`runs/cache/extract/<extractor fingerprint>/`, beside the warehouse): one
+  file per document (`<key[:2]>/<key>.entry`: a line of JSON with its key, its `documents`
+  row and the lengths of what follows, then its raw_metrics rows as seed CSV lines and its
+  document_texts line, so a hit is copied into the seeds without being parsed or decoded),
   keyed by the sha256 of its bytes, its path and the `--year` fallback.
+* **The index** (`index` in the same folder, loaders/cache_index.py), written at the end of a
+  walk: each file's size, times and inode with the sha256 of its bytes, so an unchanged file is
+  not read and hashed again, and where each entry is in the folder's packs (`packs/*.pack`,
+  entries one after another), so a run reads a few files instead of one per document. It only
+  saves time: an index or pack that is missing, damaged or out of date is ignored where it
+  does not hold, and the files are hashed and the entry files read as without it.
 
 What a build depends on besides the seeds, and what the published warehouse was built from, is
 the run's business: tongbi/run/state.py.
@@ -22,18 +29,27 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
+from .cache_index import FileStat, IndexWriter, LoadedIndex, load_index
 from .documents import MAX_BYTES
+from .schema import DOCUMENTS_SCHEMA
 from .seeds import LOADER_SEEDS
 from .vocabulary import GRAMMAR_DIR, PROJECT_ROOT, SEEDS_DIR
 
 LOADERS = Path(__file__).resolve().parent
 EXTRACTION_PACKAGES = ("opencc", "cn2an", "PyYAML", "charset-normalizer", "trafilatura", "pypdf", "ahocorasick-rs")
-CACHE_FORMAT = "2"   # 2: one file per document: its row as JSON, then its raw_metrics seed lines
+# 2: one file per document: its row as JSON, then its raw_metrics seed lines
+# 3: the JSON line holds the key and the lengths; the document_texts line follows the rows
+CACHE_FORMAT = "3"
+# a file changed less than this before a run started may change again with the same times
+# (a file system's clock ticks coarsely): the index does not vouch for it (see cache_index)
+RACY_NS = 2_000_000_000
+_DOC_COLUMNS = tuple(DOCUMENTS_SCHEMA)   # a documents row's keys (corpus.document_row)
 
 
 # ------------------------------------------------------------------------------- fingerprints
@@ -84,12 +100,10 @@ def extractor_fingerprint() -> str:
 # ---------------------------------------------------------------------------- extraction cache
 
 
-def _sha256_file(path: Path) -> str | None:
+def _sha256_file(path: str) -> str | None:
     try:
-        if path.stat().st_size > MAX_BYTES:
-            return None  # refused unread by load_document; never cached
         h = hashlib.sha256()
-        with path.open("rb") as fh:
+        with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
         return h.hexdigest()
@@ -103,6 +117,35 @@ def _date(value: object) -> dt.date | None:
     return dt.date.fromisoformat(str(value))
 
 
+def entry_bytes(key: str, row: dict[str, object], csv: bytes, text_csv: bytes | None) -> bytes:
+    """An entry (file or pack): a JSON line, the raw_metrics lines, the document_texts line."""
+    head = json.dumps({"key": key, "document": row, "csv": len(csv),
+                       "text": None if text_csv is None else len(text_csv)},
+                      ensure_ascii=False, default=str).encode("utf-8")
+    return head + b"\n" + csv + (text_csv or b"")
+
+
+def parse_entry(data: bytes, key: str) -> tuple[dict[str, object], bytes, bytes | None]:
+    """The row, raw_metrics lines and document_texts line of an entry file; ValueError (or
+    KeyError, TypeError) when it is not the whole entry of `key`."""
+    end = data.index(b"\n")
+    head = json.loads(data[:end])
+    n_csv, n_text = head["csv"], head["text"]
+    if head["key"] != key or type(n_csv) is not int or not (n_text is None or type(n_text) is int) \
+            or len(data) != end + 1 + n_csv + (n_text or 0):
+        raise ValueError("not this entry, or not all of it")
+    row = head["document"]
+    if type(row) is not dict:
+        raise ValueError("no document row")
+    csv = data[end + 1:end + 1 + n_csv]
+    return row, csv, None if n_text is None else data[end + 1 + n_csv:]
+
+
+def _holds(row: dict[str, object], sha: str, path: str) -> bool:
+    """Whether an entry's row is of these bytes at this path (not a stale or misplaced one)."""
+    return row.get("sha256") == sha and row.get("path") == path
+
+
 @dataclass
 class DocumentCache:
     """Extracted rows by document bytes (see the module docstring); counts hits and misses."""
@@ -113,49 +156,93 @@ class DocumentCache:
     enabled: bool = True   # False (--force): everything is extracted again, and stored
     hits: list[str] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
+    # when the walk started: the index vouches only for files last changed RACY_NS before it
+    started_ns: int = field(default_factory=time.time_ns)
+    racy_ns: int = RACY_NS
+    hashed: int = 0        # files read and hashed (the index did not vouch for them)
+    _index: LoadedIndex | None = field(default=None, init=False, repr=False)
+    _writer: IndexWriter | None = field(default=None, init=False, repr=False)
 
     @property
     def folder(self) -> Path:
         return self.root / self.extractor_fp[:20]
 
-    def _key(self, path: Path, content_sha: str) -> str:
+    def _key(self, path: str, content_sha: str) -> str:
         raw = f"{content_sha}\0{path}\0{self.default_year}"
         return hashlib.sha256(raw.encode()).hexdigest()
 
-    def _entry(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.entry"
+    def _entry(self, key: str) -> str:
+        return f"{self.folder}/{key[:2]}/{key}.entry"
 
-    def lookup_csv(self, path: Path) -> tuple[dict[str, object], bytes] | None:
-        """The document row and raw_metrics lines (seeds.mentions_csv) of an unchanged file."""
-        sha = _sha256_file(path)
-        if sha is None or not self.enabled:
-            self.misses.append(str(path))
-            return None
+    def _open(self) -> tuple[LoadedIndex, IndexWriter]:
+        if self._index is None or self._writer is None:
+            self._index = load_index(self.folder, _DOC_COLUMNS)
+            self._writer = IndexWriter(self.folder, self._index)
+        return self._index, self._writer
+
+    def lookup_csv(self, path: Path) -> tuple[dict[str, object], bytes, bytes | None] | None:
+        """The document row, raw_metrics lines (seeds.mentions_csv) and document_texts line
+        (None if the entry has none) of an unchanged file."""
+        spath = str(path)
+        index, writer = self._open()
         try:
-            data = self._entry(self._key(path, sha)).read_bytes()
-            head, sep, csv = data.partition(b"\n")
-            if not sep:
-                raise ValueError("truncated entry")
-            row = json.loads(head)["document"]
-            if row.get("sha256") != sha or row.get("path") != str(path):
-                raise ValueError("stale entry")
-            row["published"] = _date(row.get("published"))
-        except (OSError, ValueError, KeyError, TypeError):
-            self.misses.append(str(path))
+            st = os.stat(spath)
+        except OSError:
+            st = None
+        if st is None or st.st_size > MAX_BYTES:   # refused unread by load_document; never cached
+            self.misses.append(spath)
             return None
-        self.hits.append(str(path))
-        return row, csv
+        stat = FileStat(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        known = index.files.get(spath)
+        if known is not None and known[0] == stat:
+            sha: str | None = known[1]
+        else:
+            sha = _sha256_file(spath)
+            self.hashed += 1
+            if sha is None:
+                self.misses.append(spath)
+                return None
+        if max(st.st_mtime_ns, st.st_ctime_ns) < self.started_ns - self.racy_ns:
+            writer.files[spath] = (stat, sha)
+        if not self.enabled:
+            self.misses.append(spath)
+            return None
+        key = self._key(spath, sha)
+        try:
+            hit = index.entry(key)
+            if hit is not None and _holds(hit[0], sha, spath):
+                writer.keep(key, index.entries[key])
+            else:   # not in a pack: its own file
+                with open(self._entry(key), "rb") as fh:
+                    hit = parse_entry(fh.read(), key)
+                if not _holds(hit[0], sha, spath):
+                    raise ValueError("stale entry")
+                writer.add(key, *hit)
+            hit[0]["published"] = _date(hit[0].get("published"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            self.misses.append(spath)
+            return None
+        self.hits.append(spath)
+        return hit
 
-    def store_csv(self, path: Path, row: dict[str, object], csv: bytes) -> None:
+    def store_csv(self, path: Path, row: dict[str, object], csv: bytes, text_csv: bytes | None = None) -> None:
         sha = str(row.get("sha256") or "")
         if not sha:
             return
-        entry = self._entry(self._key(path, sha))
+        key = self._key(str(path), sha)
+        entry = Path(self._entry(key))
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-        head = json.dumps({"document": row}, ensure_ascii=False, default=str).encode("utf-8")
-        tmp.write_bytes(head + b"\n" + csv)
+        data = entry_bytes(key, row, csv, text_csv)
+        tmp.write_bytes(data)
         os.replace(tmp, entry)
+        self._open()[1].add(key, row, csv, text_csv)
+
+    def save(self) -> None:
+        """Write the index of this walk's files and entries (loaders/cache_index.py)."""
+        if self._writer is not None:
+            self._writer.save()
+        self._index = self._writer = None
 
     def prune(self) -> list[str]:
         """Remove the cache folders of other extractor versions (they can never be hit again)."""

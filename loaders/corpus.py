@@ -44,12 +44,15 @@ def document_row(doc: Document, n_mentions: int) -> dict[str, object]:
 
 class ExtractionCache(Protocol):
     """Extracted rows of documents already seen (loaders/cache.py): `lookup_csv` returns the
-    document row and raw_metrics rows (seed CSV lines) of an unchanged file, or None;
-    `store_csv` keeps a fresh result."""
+    document row, raw_metrics rows (seed CSV lines) and document_texts line (None when not
+    kept) of an unchanged file, or None; `store_csv` keeps a fresh result; `save` is called
+    once every file was looked up (what a later walk of the same files needs)."""
 
-    def lookup_csv(self, path: Path) -> tuple[dict[str, object], bytes] | None: ...
+    def lookup_csv(self, path: Path) -> tuple[dict[str, object], bytes, bytes | None] | None: ...
 
-    def store_csv(self, path: Path, row: dict[str, object], csv: bytes) -> None: ...
+    def store_csv(self, path: Path, row: dict[str, object], csv: bytes, text_csv: bytes | None = None) -> None: ...
+
+    def save(self) -> None: ...
 
 
 # --------------------------------------------------------------------- one document at a time
@@ -64,8 +67,11 @@ class Extracted:
     row: dict[str, object] | None = None
     csv: bytes = b""
     rejected: dict[str, object] | None = None
-    text: str | None = None   # the decoded text (seeds/document_texts.csv); None for a cache hit
-    #                           and for extract_corpus, which keeps no texts
+    text: str | None = None   # the decoded text of a document extracted for iter_corpus
+    # the document's line of seeds/document_texts.csv (document_texts.text_row of its text), for
+    # the seed and the cache; None for extract_corpus, which keeps no texts, and for a cache
+    # entry without it
+    text_csv: bytes | None = None
     # the Mention objects `csv` was written from, when extracted in this process for a caller
     # that keeps them (extract_corpus); None otherwise
     mentions: list[Mention] | None = None
@@ -150,7 +156,7 @@ def _pool_context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
-def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None = None,
+def iter_corpus(paths: list[Path], vocab: Vocabulary | Callable[[], Vocabulary], default_year: int | None = None,
                 progress: Callable[[int, int, Path], None] | None = None,
                 cache: ExtractionCache | None = None, workers: int | None = None,
                 keep_mentions: bool = False) -> Iterator[Extracted]:
@@ -161,8 +167,19 @@ def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None =
     Cached documents come from `cache.lookup_csv`; uncached ones are extracted in a pool of
     `workers` processes (one Extractor each) when a step has many of them, in this process
     otherwise; results keep the file order whatever the pool does, so the output is the same.
+    `vocab` may be a function that loads it: it is then called only when a document is not in
+    the cache (loading it is a fifth of a run where every document is).
     """
     files = iter_document_paths(paths)
+    loaded: list[Vocabulary] = []
+
+    def vocabulary() -> Vocabulary:
+        if isinstance(vocab, Vocabulary):
+            return vocab
+        if not loaded:
+            loaded.append(vocab())
+        return loaded[0]
+
     workers = default_workers() if workers is None else max(1, workers)
     local: _DocumentExtractor | None = None
     pool: Any = None
@@ -177,7 +194,7 @@ def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None =
                 if pool is None:
                     pool = ProcessPoolExecutor(workers, mp_context=_pool_context(),
                                                initializer=_init_worker,
-                                               initargs=(vocab, default_year, keep_mentions))
+                                               initargs=(vocabulary(), default_year, keep_mentions))
                 try:
                     fresh = iter(list(pool.map(_extract_in_worker, misses, chunksize=8)))
                 except BrokenProcessPool as exc:
@@ -188,12 +205,13 @@ def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None =
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool, workers = None, 1
             if fresh is None:
-                local = local or _DocumentExtractor(vocab, default_year, keep_mentions)
-                fresh = map(local, misses)
+                if misses:
+                    local = local or _DocumentExtractor(vocabulary(), default_year, keep_mentions)
+                fresh = map(local, misses) if local is not None else iter(())
             for i, (path, hit) in enumerate(zip(chunk, hits), start + 1):
                 if progress:
                     progress(i, len(files), path)
-                item = Extracted(path, hit[0], hit[1]) if hit is not None else next(fresh)
+                item = Extracted(path, hit[0], hit[1], text_csv=hit[2]) if hit is not None else next(fresh)
                 if item.row is not None:
                     doc_id, doc_path = str(item.row["doc_id"]), str(item.row["path"])
                     if doc_id in seen:
@@ -201,9 +219,16 @@ def iter_corpus(paths: list[Path], vocab: Vocabulary, default_year: int | None =
                         item = Extracted(path, rejected={"path": exc.path, "line": exc.line, "reason": exc.reason})
                     else:
                         seen[doc_id] = doc_path
+                        if hit is None and item.text is not None:
+                            # formatted here, not in a pool worker: it needs polars' module
+                            from .document_texts import text_row
+
+                            item.text_csv = text_row(doc_id, item.text)
                         if hit is None and cache is not None:
-                            cache.store_csv(path, item.row, item.csv)
+                            cache.store_csv(path, item.row, item.csv, item.text_csv)
                 yield item
+        if cache is not None:
+            cache.save()
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import errno
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -87,22 +90,72 @@ class Document:
 
 
 def iter_document_paths(paths: list[Path]) -> list[Path]:
-    """Files named directly, and .md/.txt/.html/.htm/.pdf files under folders, in a stable order."""
-    found: list[Path] = []
+    """Files named directly, and .md/.txt/.html/.htm/.pdf files under folders, in a stable order:
+    each folder's files sorted by their path components (as pathlib sorts them), a file reached
+    twice (a folder given twice, a symbolic link) kept where it first comes.
+
+    The order and the path strings are what `sorted(folder.rglob("*"))` gives (the extraction
+    cache's key and documents.path hold them), found with one os.scandir per folder and one
+    realpath per folder, not per file: an incremental run walks every file of the corpus."""
+    found: list[tuple[Path, str]] = []   # each file and its real path (what tells two apart)
     for p in paths:
         if p.is_dir():
-            found.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in DOC_SUFFIXES
-                                and q.name.lower() != "readme.md"))
+            files: list[tuple[tuple[str, ...], Path, str]] = []
+            _walk(p, os.path.realpath(p), (), files)
+            files.sort(key=lambda f: f[0])
+            found.extend((path, real) for _, path, real in files)
         else:
-            found.append(p)
-    seen: set[Path] = set()
+            found.append((p, os.path.realpath(p)))
+    seen: set[str] = set()
     unique = []
-    for p in found:
-        key = p.resolve()
-        if key not in seen:
-            seen.add(key)
+    for p, real in found:
+        if real not in seen:
+            seen.add(real)
             unique.append(p)
     return unique
+
+
+# folder / name as rglob makes it (Python 3.11 and 3.12), without parsing the path again
+_child: Callable[[Path, str], Path] = getattr(Path, "_make_child_relpath", Path.joinpath)
+
+
+def _is_document_name(name: str) -> bool:
+    i = name.rfind(".")   # Path.suffix: no suffix for ".md" or "name."
+    suffix = name[i:].lower() if 0 < i < len(name) - 1 else ""
+    return suffix in DOC_SUFFIXES and name.lower() != "readme.md"
+
+
+def _walk(folder: Path, real: str, parts: tuple[str, ...], out: list[tuple[tuple[str, ...], Path, str]]) -> None:
+    """The document files under `folder` (whose real path is `real`), as Path.rglob("*") finds
+    them: into folders but not into links to folders, a link to a file counted as the file,
+    an unreadable folder skipped. A file that is no link has the real path of its folder."""
+    try:
+        with os.scandir(folder) as it:
+            entries = list(it)
+    except PermissionError:
+        return
+    except OSError as exc:
+        if exc.errno in _IGNORED_ERRNOS:
+            return
+        raise
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                _walk(_child(folder, entry.name), os.path.join(real, entry.name), parts + (entry.name,), out)
+                continue
+            if not _is_document_name(entry.name) or not entry.is_file():
+                continue
+            link = entry.is_symlink()
+        except OSError as exc:
+            if exc.errno in _IGNORED_ERRNOS:
+                continue
+            raise
+        out.append((parts + (entry.name,), _child(folder, entry.name),
+                    os.path.realpath(entry.path) if link else os.path.join(real, entry.name)))
+
+
+# what pathlib's walk ignores (a file removed or a link broken while it walks)
+_IGNORED_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
 
 
 def decode_bytes(data: bytes, path: Path | str) -> tuple[str, str]:

@@ -92,7 +92,7 @@ class SortedCsvWriter:
         self.path = path
         self.spill = path.with_name(path.name + ".unsorted")
         self.header = header
-        self._fh = self.spill.open("wb")
+        self._fh = self.spill.open("wb", buffering=1 << 20)   # a document's lines are a few kB
         self._fh.write(header)
         self._offset = len(header)
         self._index: list[tuple[str, int, int]] = []

@@ -174,3 +174,54 @@ def test_front_matter_fast_path_takes_the_usual_bulletin():
     assert _simple_front_matter(FRONT_MATTER_BLOCKS[0]) is not None
     assert _simple_front_matter("id: 123\n") is None and _simple_front_matter("title: yes\n") is None
     assert _simple_front_matter('id: "d002"\ntitle: \n') == {"id": "d002", "title": None}
+
+
+def _paths_as_pathlib_finds_them(paths: list[Path]) -> list[Path]:
+    """iter_document_paths as it was written with pathlib (rglob, sorted, resolve per file)."""
+    from loaders.documents import DOC_SUFFIXES
+
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in DOC_SUFFIXES
+                                and q.name.lower() != "readme.md"))
+        else:
+            found.append(p)
+    seen: set[Path] = set()
+    unique = []
+    for p in found:
+        if (key := p.resolve()) not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def test_document_paths_keep_pathlib_s_order_and_strings(tmp_path: Path, monkeypatch) -> None:
+    """The cache key and documents.path are these strings: the scandir walk must give what
+    sorted(rglob) gave, links, hidden files, odd suffixes and folders named twice included."""
+    from loaders.documents import iter_document_paths
+
+    root = tmp_path / "corpus"
+    for rel in ("a.md", "a-b/c.md", "a/b.md", "a/b/c.txt", "a/B.MD", "Z.htm", "z.html", "x.pdf",
+                ".hidden.md", ".md", "name.", "README.md", "sub/ReadMe.MD", "sub/deep/er/f.md",
+                "sub/notes.csv", "é.md", "e\u0301.md", "b c.md"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("2023年\n", encoding="utf-8")
+    (root / "link-to-a.md").symlink_to(root / "a.md")
+    (root / "folder-link").symlink_to(root / "sub", target_is_directory=True)   # not followed
+    (root / "broken.md").symlink_to(root / "nowhere.md")
+    (root / "loop.md").symlink_to(root / "loop.md")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "outside.md").write_text("2023年\n", encoding="utf-8")
+    (root / "sub" / "outside-link.md").symlink_to(other / "outside.md")
+    monkeypatch.chdir(tmp_path)
+    cases = [[root], [Path("corpus")], [Path("./corpus/")], [root, root / "sub"], [root / "a", root],
+             [other / "outside.md", root], [root / "a.md", root / "link-to-a.md", root],
+             [Path("corpus/../corpus")], [root / "missing.md", root / "folder-link"]]
+    for paths in cases:
+        mine, theirs = iter_document_paths(paths), _paths_as_pathlib_finds_them(paths)
+        assert [str(p) for p in mine] == [str(p) for p in theirs], paths
+    monkeypatch.chdir(root)
+    assert [str(p) for p in iter_document_paths([Path(".")])] == \
+        [str(p) for p in _paths_as_pathlib_finds_them([Path(".")])]

@@ -210,12 +210,12 @@ def test_a_failed_or_killed_incremental_run_leaves_the_published_file_byte_ident
 
 
 def test_document_texts_lines_are_the_bytes_polars_writes() -> None:
-    """The run formats document_texts.csv lines in Python (tongbi/run/seeding.py); the loader's
+    """The run formats document_texts.csv lines in Python (`text_row`, kept in the extraction cache); the loader's
     `text_csv` writes them with polars: the seed file, and so the input fingerprint, must not
     depend on which wrote them."""
     from loaders import document_texts
+    from loaders.document_texts import text_row
     from loaders.documents import iter_document_paths
-    from tongbi.run.seeding import text_row
 
     texts = [document_texts.read_text(p) for p in iter_document_paths([SAMPLES])]
     texts += ["", "a", "x,y", 'say "hi"', "line\nbreak", "cr\rx", "crlf\r\n", " lead", "trail ", "全角，逗号",

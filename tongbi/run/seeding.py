@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import gc
 import hashlib
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from loaders import document_texts
+from loaders.document_texts import text_row
 from loaders.cache import DocumentCache
 from loaders.corpus import iter_corpus
 from loaders.schema import DOCUMENTS_SCHEMA, RAW_METRICS_SCHEMA
@@ -36,27 +36,6 @@ def move_into_place(src: Path, dst: Path) -> None:
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.move(str(src), str(tmp))
     tmp.replace(dst)
-
-
-# polars (CSV_OPTIONS, quote_style "necessary") quotes a string holding the separator, the quote
-# character or a line break, and writes an empty string as "" (an empty cell is null)
-_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
-
-
-def _cell(value: str) -> str:
-    if not value:
-        return '""'
-    if _NEEDS_QUOTES.search(value):
-        return '"' + value.replace('"', '""') + '"'
-    return value
-
-
-def text_row(doc_id: str, text: str) -> bytes:
-    """One document's line of document_texts.csv: the bytes `document_texts.text_csv` writes
-    through a polars frame, formatted in Python (a frame per document was 60 % of a run's
-    extraction stage when every document came from the cache; tests/test_incremental_build.py
-    holds the two to the same bytes)."""
-    return (_cell(doc_id) + "," + _cell(text) + "\n").encode("utf-8")
 
 
 _DOC_COLUMNS = tuple(DOCUMENTS_SCHEMA)
@@ -102,17 +81,19 @@ def extract_to_seeds(paths: list[Path], year: int | None, progress: Any, cache: 
     writer = SortedCsvWriter(staged / "raw_metrics.csv", header_csv(RAW_METRICS_SCHEMA))
     texts = SortedCsvWriter(staged / document_texts.SEED_NAME, document_texts.header_csv())
     try:
-        for item in iter_corpus(paths, load_vocabulary(), year, progress, cache):
+        # the vocabulary is loaded only if some document is not in the cache
+        for item in iter_corpus(paths, load_vocabulary, year, progress, cache):
             if item.row is None:
                 result.rejected.append(item.rejected or {})
                 continue
             n = int(item.row.get("n_mentions") or 0)
-            result.rows.append(tuple(item.row.get(k) for k in _DOC_COLUMNS))
+            result.rows.append(tuple(map(item.row.get, _DOC_COLUMNS)))
             result.n_mentions += n
-            writer.add(str(item.row["doc_id"]), item.csv, n)
-            # a cache hit holds no text: the file is decoded again for document_texts
-            text = item.text if item.text is not None else document_texts.read_text(item.path)
-            texts.add(str(item.row["doc_id"]), text_row(str(item.row["doc_id"]), text), 1)
+            doc_id = str(item.row["doc_id"])
+            writer.add(doc_id, item.csv, n)
+            # the cache keeps each document's line; an entry without it: the file is decoded again
+            line = item.text_csv if item.text_csv is not None else text_row(doc_id, document_texts.read_text(item.path))
+            texts.add(doc_id, line, 1)
         digests = {"raw_metrics.csv": bytes.fromhex(writer.finish()),
                    document_texts.SEED_NAME: bytes.fromhex(texts.finish())}
     except BaseException:
