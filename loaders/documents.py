@@ -42,6 +42,9 @@ _FULL_WIDTH = re.compile("[" + "".join(map(re.escape, _FULL_TO_HALF)) + "]")
 # a line break with the blank space after it (a run of several lines breaks is one run)
 _HEADING = re.compile(r"[ \t\u3000]*(?:[一二三四五六七八九十]+、|[(（][一二三四五六七八九十]+[)）])")
 _TABLE_ROW = re.compile(r"\S(?:\t|[ \u3000\u00a0]{2,}|[|｜])\s*\S")
+# where each of _TABLE_ROW's separators starts (a run of spaces, at its first two): rare in
+# prose, so a line with none of them is no table row and is not searched
+_CELL_SEP_START = re.compile(r"\t|[ \u3000\u00a0]{2}|[|｜]")
 _BREAK_RUN = re.compile("\n[ \t\n\u3000\u00a0]*")
 _CAPTION = re.compile(r"\s*(?:附表|表)\s*\d")   # 表3 2023年主要农产品产量: a table's caption line
 _CELL_LINE = 12                          # the longest line taken for a table's cell
@@ -298,6 +301,12 @@ def build_match_view(text: str, body_start: int, converter: ScriptConverter,
     origin: list[int] = []
     pos = 0              # where the text not yet copied to the view starts
     tail, seen = "", 0   # the view's last characters, up to `seen` in `half`
+    sep_starts = [m.start() for m in _CELL_SEP_START.finditer(half)] if rejoin_lines else []
+
+    def table_row(a: int, b: int) -> bool:
+        k = bisect.bisect_left(sep_starts, a)
+        return k < len(sep_starts) and sep_starts[k] < b and _TABLE_ROW.search(half, a, b) is not None
+
     for run in _BREAK_RUN.finditer(half, body_start) if rejoin_lines else ():
         i, j = run.span()
         tail = (tail + half[seen:i])[-4:] if i - seen < 4 else half[i - 4:i]
@@ -314,8 +323,7 @@ def build_match_view(text: str, body_start: int, converter: ScriptConverter,
         next_end = half.find("\n", j)
         next_end = next_end if next_end >= 0 else len(half)
         if i - line_start <= 30 and (_HEADING.match(half, line_start) or _CAPTION.match(half, line_start)) \
-                or _TABLE_ROW.search(half, line_start, i) \
-                or _TABLE_ROW.search(half, j, next_end):
+                or table_row(line_start, i) or table_row(j, next_end):
             continue
         # a table copied one cell a line (指标 / 产量 / 原煤 / 12850.3): short lines after short
         # lines, where wrapped prose has full lines before its breaks

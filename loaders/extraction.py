@@ -265,7 +265,10 @@ class Extractor:
             part_of = last_stated if last_stated is not None and last_stated[0] == p_start \
                 and PART_OPENING.match(t, s_start) else None
             denominators = self._denominator_spans(t, s_start, s_end)
-            earlier_fields: list[tuple[int, int]] | None = None   # those of the paragraph before the sentence
+            # the topic of the paragraph's earlier sentences: the same for every figure of the
+            # sentence, so found once, when a figure first needs it
+            earlier_topic: Hit | None = None
+            earlier_found = False
             subj_regions = [h for h in region_hits_w if s_start <= h.start < s_end
                             and not inside(h.start, denominators) and not compared_field(t, h, strict=True)]
             assigned = self._respectively(t, s_start, s_end, qs, subj_regions, industry_hits_w, breakdown_hits_w,
@@ -293,15 +296,9 @@ class Extractor:
                     # the topic (first place named) of the latest earlier sentence of the paragraph
                     # not a place an earlier sentence ranks or compares in (增速居全省第3位。…)
                     # nor the whole it took a share of: those were no subject there either
-                    if earlier_fields is None:
-                        earlier_fields = self._denominator_spans(t, p_start, s_start)
-                    earlier = [h for h in region_hits_w if p_start <= h.start < s_start
-                               and not inside(h.start, earlier_fields) and not compared_field(t, h, strict=True)]
-                    if earlier:
-                        topic_sentence = max(sentence_start(t, p_start, h.start) for h in earlier)
-                        region = next(h for h in earlier if h.start >= topic_sentence)
-                    else:
-                        region = topics.get(p_start)
+                    if not earlier_found:
+                        earlier_topic, earlier_found = self._earlier_topic(t, p_start, s_start, region_hits_w), True
+                    region = earlier_topic if earlier_topic is not None else topics.get(p_start)
                 if region is not None and region.code == home and (topic := topics.get(p_start)) is not None \
                         and self.vocab.relative_regions.get(region.raw) == self.vocab.level_class(topic.code):
                     # 三、龙川县 …全县规模以上工业增加值: a reference below the home's level, in the
@@ -500,6 +497,18 @@ class Extractor:
             stop = DENOMINATOR_END.search(t[a:s_end])
             spans.append((a, a + (stop.start() if stop else s_end - a)))
         return spans
+
+    def _earlier_topic(self, t: str, p_start: int, s_start: int, region_hits: list[Hit]) -> Hit | None:
+        """The topic (first place named) of the latest earlier sentence of the paragraph, not a
+        place an earlier sentence ranks or compares in (增速居全省第3位。…) nor the whole it took a
+        share of: those were no subject there either."""
+        fields = self._denominator_spans(t, p_start, s_start)
+        earlier = [h for h in region_hits if p_start <= h.start < s_start
+                   and not inside(h.start, fields) and not compared_field(t, h, strict=True)]
+        if not earlier:
+            return None
+        topic_sentence = max(sentence_start(t, p_start, h.start) for h in earlier)
+        return next(h for h in earlier if h.start >= topic_sentence)
 
     def _measure(self, t: str, s_start: int, q: Quantity, local: str, prev: Mention | None,
                  prev_q: Quantity | None) -> tuple[str | None, int, float]:
