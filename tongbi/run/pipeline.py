@@ -128,11 +128,13 @@ class StageTimer:
                 self.on_end(name, self.stages[name])
 
 
-def run(opts: RunOptions, worker: DbtWorker | None = None) -> int:
+def run(opts: RunOptions, worker: DbtWorker | None = None, own_worker: bool = False) -> int:
     """Build, audit and publish; returns 0 or raises a TongbiError (its exit code).
 
     `worker`: a dbt worker kept by the caller from run to run (tongbi/run/schedule.py); without
-    one, the run starts its own and ends it. Whatever happens, `runs/<run id>/summary.json` says so (written at the start with status
+    one, the run starts its own and ends it. `own_worker`: the worker was started for this run
+    alone (by the CLI, before it imported this module), and the run ends it as its own.
+    Whatever happens, `runs/<run id>/summary.json` says so (written at the start with status
     `running`, rewritten at the end), and the run's row is appended to `runs/history.jsonl`.
     """
     paths = opts.paths or [DEFAULT_BULLETINS]
@@ -169,7 +171,8 @@ def run(opts: RunOptions, worker: DbtWorker | None = None) -> int:
                      else "the last run failed")
             print(f"  {cause}: removed " + (", ".join(Path(p).name for p in removed) or "nothing"),
                   file=sys.stderr, flush=True)
-        _build_audit_publish(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary, log, worker)
+        _build_audit_publish(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary, log,
+                             worker, own_worker)
     except BaseException as exc:
         summary.failed(exc, staging)
         if not log.json:
@@ -187,11 +190,11 @@ def run(opts: RunOptions, worker: DbtWorker | None = None) -> int:
 
 def _build_audit_publish(opts: RunOptions, paths: list[Path], warehouse: Path, staging: Path,
                          run_dir: Path, docs_dir: Path, lock: RunLock, summary: Any, log: Any,
-                         worker: DbtWorker | None) -> None:
+                         worker: DbtWorker | None, own_worker: bool = False) -> None:
     staged = run_dir / "seeds"   # the seed files this run would load, until they are moved into seeds/
     # dbt imports itself while the run extracts; the builds are sent to it (build.DbtWorker)
-    own = worker is None or not worker.alive
-    dbt = DbtWorker() if own else worker
+    own = worker is None or not worker.alive or own_worker
+    dbt = worker if worker is not None and worker.alive else DbtWorker()
     assert dbt is not None
     try:
         _build_audit_publish_staged(opts, paths, warehouse, staging, run_dir, docs_dir, lock, summary, log, staged,
