@@ -15,8 +15,10 @@
   each, and the metrics whose whole is a touched metric; `input` adds the year before each and
   the whole's metric of each. A model deletes its rows in `output` (pre_hook, which also drops
   the rows of removed documents) and inserts what its SQL gives for them (delete+insert on its
-  unique_key). `dbt build` without these tables (every full build) never reads them: they are
-  named only under is_incremental().
+  unique_key). fct_quarter is keyed by metric only: a series runs from its region's first to
+  its last observed quarter, so a touched slice can add or take away the unobserved quarters of
+  other years; it recomputes every series of each output metric. `dbt build` without these
+  tables (every full build) never reads them: they are named only under is_incremental().
 #}
 
 {% macro incr_touched_docs(column='doc_id') -%}
@@ -44,5 +46,20 @@
 {% macro incr_delete_docs(column='doc_id') -%}
     {%- if is_incremental() -%}
         delete from {{ this }} where {{ incr_touched_docs(column) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- the same for a model whose rows of one metric depend on all its years (fct_quarter) -#}
+{% macro incr_in_metrics(metric_column='metric_code') -%}
+    {{ metric_column }} in (select distinct metric_code from tongbi_incr.output)
+{%- endmacro %}
+
+{% macro incr_where_metrics(metric_column='metric_code', prefix='where') -%}
+    {%- if is_incremental() %} {{ prefix }} {{ incr_in_metrics(metric_column) }}{% endif -%}
+{%- endmacro %}
+
+{% macro incr_delete_metrics(metric_column='metric_code') -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ incr_in_metrics(metric_column) }}
     {%- endif -%}
 {%- endmacro %}

@@ -1,3 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='series_quarter_key', on_schema_change='fail',
+           pre_hook="{{ incr_delete_metrics() }}") }}
+
 -- A calendar-complete quarterly series per metric and region (whole economy, no breakdown):
 -- every quarter from the first to the last one observed, unobserved quarters included with
 -- is_observed = false, so that charts and lag functions see gaps as gaps.
@@ -7,6 +10,7 @@ with
 region_quarters as (
 
     select * from {{ ref('fct_region_quarter') }}
+    {{- incr_where_metrics() }}
 
 ),
 

@@ -14,9 +14,9 @@ materialization uses; documents and rejected_documents, a row a file: replaced w
 slices (metric, year) of the touched documents' old and new mentions, with the slices that
 derive from them, go to the schema `tongbi_incr` (macros/incremental.sql says which), and
 `dbt run` rebuilds the models downstream of the mentions: the incremental ones recompute those
-slices (delete+insert), the small tables (dim_quarter, fct_quarter, unresolved_names) are
-rebuilt whole. `finish` drops `tongbi_incr` before the gate, so the published file holds the
-same tables as a full build's.
+slices (delete+insert; fct_quarter every series of their metrics), the small tables
+(dim_quarter, unresolved_names) are rebuilt whole. `finish` drops `tongbi_incr` before the
+gate, so the published file holds the same tables as a full build's.
 """
 from __future__ import annotations
 
