@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
+from .gx_lean import lean_validation
 from .results import CheckResult, GateResult
 from .suites import MAIN_DATASET, DatasetSpec, ExpectationSpec, SuiteFileError, SuiteSpec, load_suites
 
@@ -594,11 +595,12 @@ def _validate_dataset(
     by_check = {s.check: s for s in specs}
     merged: dict[str, _Merged] = {}
     for frame in frames:
-        if validation is not None:
-            outcome = validation.run(batch_parameters={"dataframe": frame}, result_format=result_format)
-        else:
-            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-            outcome = batch.validate(gx_suite, result_format=result_format)
+        with lean_validation(fingerprint=store):
+            if validation is not None:
+                outcome = validation.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+            else:
+                batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+                outcome = batch.validate(gx_suite, result_format=result_format)
         for res in outcome.results:
             config = res.expectation_config
             check = (config.meta or {}).get("check") if config is not None else None
