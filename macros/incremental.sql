@@ -37,16 +37,18 @@
 {%- endmacro %}
 
 {#- pre_hook: the rows this run recomputes leave the table first (removed slices included) -#}
-{% macro incr_delete_slices(metric_column='metric_code', year_column='period_year') -%}
+{% macro incr_delete_where(condition) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ incr_in_slices(metric_column, year_column) }}
+        delete from {{ this }} where {{ condition }}
     {%- endif -%}
 {%- endmacro %}
 
+{% macro incr_delete_slices(metric_column='metric_code', year_column='period_year') -%}
+    {{- incr_delete_where(incr_in_slices(metric_column, year_column)) -}}
+{%- endmacro %}
+
 {% macro incr_delete_docs(column='doc_id') -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }} where {{ incr_touched_docs(column) }}
-    {%- endif -%}
+    {{- incr_delete_where(incr_touched_docs(column)) -}}
 {%- endmacro %}
 
 {#- the same for a model whose rows of one metric depend on all its years (fct_quarter) -#}
@@ -59,7 +61,5 @@
 {%- endmacro %}
 
 {% macro incr_delete_metrics(metric_column='metric_code') -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }} where {{ incr_in_metrics(metric_column) }}
-    {%- endif -%}
+    {{- incr_delete_where(incr_in_metrics(metric_column)) -}}
 {%- endmacro %}
