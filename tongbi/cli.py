@@ -264,9 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)   # a scheduled run re-executes itself with them
     if argv is None:   # a process of its own, not main([...]) in a test
         _collect_less_often()
-    if argv is None and args.func is cmd_run:   # a process of its own (not main([...]) in a test)
-        code = _main(args)
-        _exit_without_teardown(code)
+        if args.func is cmd_run:
+            _exit_without_teardown(_main(args))
     return _main(args)
 
 

@@ -5,7 +5,7 @@ once, switched off for the duration of a validation (`lean_validation`).
   ExpectationConfiguration each time it is read, and GX reads it once per domain, success and
   runtime key of every expectation, several times per validation: a sixth of the gate's time on
   an incremental run into 10,000 documents. The replacements read it once per call; what they
-  return is what GX's own methods return (tests/test_scoped_gate.py compares verdicts).
+  return is what GX's own methods return (tests/test_gx_lean.py compares them).
 - A pandas batch is fingerprinted (an md5 over `hash_pandas_object` of the whole dataframe, about
   8 % of the gate) for GX's validation-result stores. The direct validation (no stores, no Data
   Docs) keeps no result, so `fingerprint=False` skips it; validations kept for the Data Docs keep it.
@@ -33,11 +33,14 @@ def _domain_kwargs(self: Any) -> dict[str, Any]:
     return {key: kwargs.get(key, self._get_default_value(key)) for key in self.domain_keys}
 
 
-def _success_kwargs(self: Any) -> dict[str, Any]:
-    kwargs = self.configuration.kwargs
+def _success_from(self: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     success = {key: kwargs.get(key, self._get_default_value(key)) for key in self.success_keys}
     success.update((key, kwargs.get(key, self._get_default_value(key))) for key in self.domain_keys)
     return success
+
+
+def _success_kwargs(self: Any) -> dict[str, Any]:
+    return _success_from(self, self.configuration.kwargs)
 
 
 def _runtime_kwargs(self: Any, runtime_configuration: dict | None = None) -> dict:
@@ -52,10 +55,8 @@ def _runtime_kwargs(self: Any, runtime_configuration: dict | None = None) -> dic
         field = self.__fields__.get(key)
         return (field.default if not field.required else None) if field is not None else None
 
-    success = {key: kwargs.get(key, self._get_default_value(key)) for key in self.success_keys}
-    success.update((key, kwargs.get(key, self._get_default_value(key))) for key in self.domain_keys)
     runtime = {key: runtime_configuration.get(key, success_kwarg(key)) for key in self.runtime_keys}
-    runtime.update(success)
+    runtime.update(_success_from(self, kwargs))
     runtime["result_format"] = parse_result_format(runtime["result_format"])
     return runtime
 
